@@ -1,0 +1,133 @@
+"""The `aijobs` command: serve, worker, migrate, simulate-ollama."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from app.config import ConfigError, Settings, load_settings
+
+DESCRIPTION = """\
+aijobs lets many people share one GPU behind Ollama: AI work is submitted over HTTP, queued in
+PostgreSQL and run one job per GPU slot, with retries, cancellation and live progress.
+Configuration comes from environment variables (see README.md); without DATABASE_URL an embedded
+PostgreSQL is started in AIJOBS_DATA_DIR (default ./.aijobs)."""
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every start at INFO
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    if args.host:
+        settings.host = args.host
+    if args.port is not None:
+        settings.port = args.port
+    if args.no_processor:
+        settings.run_processor = False
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+    return 0
+
+
+async def _run_worker(settings: Settings) -> None:
+    from app import db, migrate
+    from app.main import resolve_database_url
+    from app.services.processor import Processor
+
+    url = await resolve_database_url(settings)
+    await migrate.upgrade_async(url)
+    engine = db.create_engine(url)
+    processor = Processor(settings=settings, engine=engine, database_url=url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await processor.start()
+    print(f"aijobs worker {processor.worker_id} running ({settings.max_concurrent_jobs} GPU slot(s))", flush=True)
+    await stop.wait()
+    await processor.stop()
+    await engine.dispose()
+
+
+def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
+    asyncio.run(_run_worker(settings))
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from app import migrate
+    from app.main import resolve_database_url
+
+    url = asyncio.run(resolve_database_url(settings))
+    if args.downgrade:
+        migrate.downgrade(url, args.downgrade)
+    else:
+        migrate.upgrade(url)
+    print("database schema is up to date" if not args.downgrade else f"downgraded to {args.downgrade}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aijobs", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API (and, by default, the job processor)")
+    serve.add_argument("--host", help="address to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    serve.add_argument("--no-processor", action="store_true", help="serve only; run jobs in `aijobs worker`")
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run only the job processor (one per GPU host)")
+    worker.set_defaults(handler=cmd_worker)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest version")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead (e.g. base)")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    commands.add_parser(
+        "simulate-ollama",
+        help="run the Ollama stand-in for development and tests (see `aijobs simulate-ollama --help`)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "simulate-ollama":
+        from app.simulator.main import main as simulator_main
+
+        return simulator_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"aijobs: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    return int(args.handler(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

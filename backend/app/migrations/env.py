@@ -1,0 +1,48 @@
+"""Alembic environment: runs migrations on an asyncpg connection, under an advisory lock.
+
+The lock makes concurrent start-ups (several replicas, a worker) wait for one another instead of
+racing to create the same tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from app import db
+from app.models import Base
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+MIGRATION_LOCK_ID = 7_341_001  # any constant, shared by every aijobs process
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    try:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
+
+
+async def _run_online() -> None:
+    engine = db.create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class Lease(Base):
+    """Who holds a resource right now. The primary key makes a second holder of a key impossible.
+
+    GPU slots of a pool of capacity N are the keys `<pool>/0 … <pool>/N-1` (`gpu/0` by default).
+    A row whose `expires_at` has passed is free: the next acquirer takes it over in one statement.
+    """
+
+    __tablename__ = "leases"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int | None] = mapped_column(Integer)  # the job's fencing token, when a job holds it
+    operation: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(Text)
+    task_ref: Mapped[str | None] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("leases_holder_idx", "holder"),)
+
+
+class LeaseHistory(Base):
+    """Every acquire, with how it ended: released, expired or force_released (and by whom)."""
+
+    __tablename__ = "lease_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(Text)
+    holder: Mapped[str] = mapped_column(Text)
+    operation: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(Text)
+    task_ref: Mapped[str | None] = mapped_column(Text)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(Text)  # released · expired · force_released
+    ended_by: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("lease_history_open_idx", "key", postgresql_where=text("released_at IS NULL")),
+        Index("lease_history_acquired_idx", text("acquired_at DESC")),
+    )

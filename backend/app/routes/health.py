@@ -1,0 +1,46 @@
+"""Health: `/health` for Railway's check, and the seeds' `/api/ai-agent/health`."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+
+async def _database_ok(request: Request) -> bool:
+    try:
+        async with asyncio.timeout(3):
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def _health(request: Request) -> JSONResponse:
+    database = await _database_ok(request)
+    processor = request.app.state.processor
+    body: dict[str, Any] = {
+        "status": "healthy" if database else "unhealthy",
+        "database": "connected" if database else "unreachable",
+        "job_processor": processor.health() if processor else {"running": False, "mode": "separate worker"},
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+    return JSONResponse(body, status_code=200 if database else 503)
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    """200 while the service can take jobs; 503 when the database is unreachable."""
+    return await _health(request)
+
+
+@router.get("/api/ai-agent/health")
+async def ai_agent_health(request: Request) -> JSONResponse:
+    return await _health(request)

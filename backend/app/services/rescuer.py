@@ -1,0 +1,35 @@
+"""The rescuer: gives back the jobs of workers that died, and fails jobs that waited too long."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.services import queue
+
+log = logging.getLogger(__name__)
+
+
+class Rescuer:
+    def __init__(self, engine: AsyncEngine, interval: float) -> None:
+        self._engine = engine
+        self.interval = interval
+
+    async def run_once(self) -> int:
+        """Re-queue (or fail) running jobs whose lease expired, sweep expired leases, expire queued
+        jobs past their queue deadline. Returns how many jobs it moved."""
+        async with self._engine.begin() as conn:
+            rescued = await queue.rescue_lost_jobs(conn)
+            expired = await queue.expire_queued_jobs(conn)
+        for job_id, status in rescued:
+            log.warning("job %s lost its worker (lease expired): now %s", job_id, status)
+        if expired:
+            log.info("%d queued job(s) passed their queue deadline and failed", expired)
+        return len(rescued) + expired
+
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval)
