@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from app import db, migrate
 from app.config import Settings, load_settings
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from tests.support.simulator import Simulator
@@ -86,7 +85,7 @@ def sim(simulator: Simulator) -> Simulator:
 
 
 @pytest.fixture
-def make_settings(database: str, tmp_path: Path):  # noqa: ANN201 — returns a factory
+def make_settings(database: str, tmp_path: Path):
     """Settings for a service under test: fast intervals, pointed at this test's database."""
 
     def factory(**overrides: object) -> Settings:

@@ -1,0 +1,34 @@
+"""Wait for an outcome with a deadline (never a fixed sleep): poll the database until it is true."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from app.services import queue
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
+
+
+async def until(check: Callable[[], Awaitable[T]], within: float = 20.0, what: str = "condition") -> T:
+    deadline = time.monotonic() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {within}s (last: {value!r})")
+        await asyncio.sleep(0.01)
+
+
+async def job_reaches(engine: AsyncEngine, job_id: uuid.UUID, statuses: set[str], within: float = 20.0) -> queue.Job:
+    async def check() -> queue.Job | None:
+        async with engine.connect() as conn:
+            job = await queue.get_job(conn, job_id)
+        return job if job is not None and job.status in statuses else None
+
+    return await until(check, within, f"job {job_id} in {statuses}")

@@ -1,0 +1,107 @@
+"""Acceptance: several `aijobs worker` processes on one database never use more GPU slots than
+configured, and a worker killed with SIGKILL loses no job and leaves no lease behind."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from app.services import queue
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.support.processes import ServiceProcess, start_worker
+from tests.support.simulator import Simulator
+from tests.support.waiting import job_reaches, until
+
+
+async def enqueue_many(engine: AsyncEngine, count: int, users: int = 4) -> list[queue.Job]:
+    jobs = []
+    async with engine.begin() as conn:
+        for n in range(count):
+            user = f"user{n % users}"
+            new = queue.NewJob(
+                user_id=user,
+                username=user,
+                job_type="generate",
+                request_data={"model": "tinyllama", "prompt": f"job {n}"},
+            )
+            jobs.append((await queue.enqueue(conn, new)).job)
+    return jobs
+
+
+async def count_by_status(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT status, count(*) FROM ai_jobs GROUP BY status"))
+        return {row.status: row.count for row in rows}
+
+
+def start_workers(env: dict[str, str], count: int) -> list[ServiceProcess]:
+    return [start_worker(env) for _ in range(count)]
+
+
+@pytest.mark.parametrize(("slots", "jobs"), [(1, 200), (2, 120)])
+async def test_four_workers_drain_the_queue_within_the_slot_cap(
+    engine: AsyncEngine, sim: Simulator, service_env: dict[str, str], slots: int, jobs: int
+) -> None:
+    sim.configure(token_delay=0.004, tokens=6)
+    env = {**service_env, "OLLAMA_BASE_URL": sim.base_url, "MAX_CONCURRENT_JOBS": str(slots)}
+    workers = await asyncio.to_thread(start_workers, env, 4)
+    try:
+        await enqueue_many(engine, jobs)
+
+        async def all_done() -> bool:
+            return (await count_by_status(engine)).get("completed", 0) == jobs
+
+        await until(all_done, within=120, what=f"{jobs} jobs completed")
+    finally:
+        for worker in workers:
+            worker.stop()
+    stats = sim.stats()
+    assert stats["requests"]["generate"] == jobs  # each job ran exactly once
+    assert stats["max_in_flight"] == slots
+    async with engine.connect() as conn:
+        ran_on = (await conn.execute(text("SELECT count(DISTINCT worker_id) FROM job_events"))).scalar()
+        leases = (await conn.execute(text("SELECT count(*) FROM leases"))).scalar()
+    assert ran_on and ran_on > 1  # the work really was shared between processes
+    assert leases == 0
+
+
+async def test_kill_9_mid_job_the_job_is_rescued_and_completes_once(
+    engine: AsyncEngine, sim: Simulator, service_env: dict[str, str]
+) -> None:
+    sim.configure(token_delay=0.05, tokens=60)  # about 3 s of generation: time to kill its worker
+    env = {**service_env, "OLLAMA_BASE_URL": sim.base_url, "LEASE_TTL_SECONDS": "2"}
+    workers = await asyncio.to_thread(start_workers, env, 2)
+    try:
+        [job] = await enqueue_many(engine, 1)
+        running = await job_reaches(engine, job.id, {"running"})
+        pid = int(re.split(r":", running.worker_id or "")[1])
+        victim = next(worker for worker in workers if worker.pid == pid)
+        victim.kill9()
+
+        done = await job_reaches(engine, job.id, {"completed", "failed", "cancelled"}, within=30)
+        assert done.status == "completed", done.error_message
+        assert done.attempt == 2 and done.retry_count == 1
+        assert done.worker_id is None
+        async with engine.connect() as conn:
+            events = (
+                await conn.execute(
+                    text("SELECT status, worker_id FROM job_events WHERE job_id = :id ORDER BY id"), {"id": job.id}
+                )
+            ).all()
+            leases = (await conn.execute(text("SELECT count(*) FROM leases"))).scalar()
+            ends = (await conn.execute(text("SELECT end_reason FROM lease_history ORDER BY id"))).scalars().all()
+        statuses = [event.status for event in events]
+        assert statuses == ["queued", "running", "queued", "running", "completed"]
+        assert events[1].worker_id == running.worker_id and events[3].worker_id != running.worker_id
+        assert leases == 0 and ends == ["expired", "released"]
+        assert sim.stats()["disconnects"] >= 1  # the dead worker's stream was closed by the kernel
+
+        # The killed worker's attempt can no longer write anything.
+        async with engine.begin() as conn:
+            assert not await queue.complete(conn, running, "ghost", {"late": True}, {})
+    finally:
+        for worker in workers:
+            worker.stop()
