@@ -1,0 +1,145 @@
+"""Run the Ollama simulator as a subprocess for tests and benchmarks, and steer it over /_sim/.
+
+    sim = start_simulator(token_delay=0.005, tokens=8)
+    try:
+        ...  # point the code under test at sim.base_url
+        sim.fail("busy", 2, endpoints=["generate"])
+        assert sim.stats()["max_in_flight"] == 1
+    finally:
+        sim.stop()
+
+It is also a context manager (`with start_simulator() as sim:`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+_LISTENING = re.compile(r"Ollama simulator listening on (http://\S+)\r?\n")  # the whole line, not a partial write
+
+
+class Simulator:
+    """A running simulator process: its URL, its output, and the /_sim/ control calls."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, base_url: str) -> None:
+        self.process = process
+        self.log_path = log_path
+        self.base_url = base_url
+        self._http = httpx.Client(base_url=base_url, timeout=10)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self._http.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise RuntimeError(f"simulator {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def stats(self) -> dict[str, Any]:
+        """requests (per endpoint), total_requests, in_flight, max_in_flight, disconnects, completed,
+        errors, loads, log, pending_failures, config."""
+        return self._call("GET", "/_sim/stats")
+
+    def fail(self, kind: str, count: int = 1, endpoints: Sequence[str] | None = None) -> dict[str, Any]:
+        """Make the next `count` matching requests fail: busy, error500, drop, midstream,
+        not_found or bad_request. Endpoints default to generate, chat, embed and embeddings."""
+        body: dict[str, Any] = {"kind": kind, "count": count}
+        if endpoints is not None:
+            body["endpoints"] = list(endpoints)
+        return self._call("POST", "/_sim/fail", body)
+
+    def configure(self, **settings: float) -> dict[str, Any]:
+        """Change token_delay, tokens, load_delay or pull_chunk_delay now; returns the new settings."""
+        return self._call("POST", "/_sim/config", settings)
+
+    def reset(self) -> None:
+        """Zero the counters, clear the log and pending failures, restore the start settings, unload
+        every model (installed models stay)."""
+        self._call("POST", "/_sim/reset")
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Stop the process (SIGTERM, then SIGKILL) and clean up; returns its exit code."""
+        self._http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.log_path.unlink(missing_ok=True)
+        return self.process.returncode
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _arguments(settings: dict[str, float | int | None]) -> list[str]:
+    args: list[str] = []
+    for name, value in settings.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    return args
+
+
+def start_simulator(
+    *,
+    token_delay: float | None = None,
+    tokens: int | None = None,
+    load_delay: float | None = None,
+    pull_chunk_delay: float | None = None,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+) -> Simulator:
+    """Start `python -m app.simulator` on a free loopback port and wait until it listens.
+
+    The simulator binds port 0 itself and prints the port it got, so there is no window in which
+    another process could take a port chosen here. Raises RuntimeError with the process output if
+    it exits first, TimeoutError if it is not listening within `timeout` seconds.
+    """
+    settings = {"token_delay": token_delay, "tokens": tokens, "load_delay": load_delay}
+    settings["pull_chunk_delay"] = pull_chunk_delay
+    fd, name = tempfile.mkstemp(prefix="aijobs-simulator-", suffix=".log")
+    os.close(fd)
+    log_path = Path(name)
+    command = [sys.executable, "-m", "app.simulator", "--host", host, "--port", "0", *_arguments(settings)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    base_url = _wait_for_listening(process, log_path, timeout)
+    return Simulator(process, log_path, base_url)
+
+
+def _wait_for_listening(process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        output = log_path.read_text(errors="replace")
+        found = _LISTENING.search(output)
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            log_path.unlink(missing_ok=True)
+            raise RuntimeError(f"simulator exited ({process.returncode}) before listening:\n{output}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait(5)
+            log_path.unlink(missing_ok=True)
+            raise TimeoutError(f"simulator not listening after {timeout}s:\n{output}")
+        time.sleep(0.02)  # polling a file for a line; a deadline, not a guess
