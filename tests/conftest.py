@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
-from app import db, migrate
-from app.config import Settings, load_settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import db, migrate
+from app.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from tests.support.simulator import Simulator

@@ -7,10 +7,10 @@ import asyncio
 import re
 
 import pytest
-from app.services import queue
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.services import queue
 from tests.support.processes import ServiceProcess, start_worker
 from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
@@ -79,6 +79,11 @@ async def test_kill_9_mid_job_the_job_is_rescued_and_completes_once(
         running = await job_reaches(engine, job.id, {"running"})
         pid = int(re.split(r":", running.worker_id or "")[1])
         victim = next(worker for worker in workers if worker.pid == pid)
+
+        async def generating() -> bool:
+            return sim.stats()["in_flight"] == 1
+
+        await until(generating, what="the job's request reaching Ollama")
         victim.kill9()
 
         done = await job_reaches(engine, job.id, {"completed", "failed", "cancelled"}, within=30)

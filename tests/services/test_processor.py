@@ -6,12 +6,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from app.config import Settings
-from app.services import queue
-from app.services.processor import Processor
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
+from app.services import queue
+from app.services.processor import Processor
 from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
 

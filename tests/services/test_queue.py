@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from app.services import queue
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.services import queue
 
 HOLDER = queue.SlotHolder(operation="AI Text Generation", details=None)
 

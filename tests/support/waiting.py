@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from app.services import queue
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.services import queue
 
 T = TypeVar("T")
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from app import db
-from app.models import Base
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+
+from app import db
+from app.models import Base
 
 MIGRATION_LOCK_ID = 7_341_001  # any constant, shared by every aijobs process
 

@@ -141,8 +141,10 @@ class Processor:
         while not self._stopping:
             self._wake.clear()
             await self.claim_available()
+            # Compute the timeout first: a cancellation here must not strand an un-awaited wait() coroutine.
+            timeout = await self._idle_timeout()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_timeout())
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 pass
 
