@@ -116,7 +116,7 @@ async def bench_noop_throughput(engine: AsyncEngine, url: str, count: int) -> No
 async def wait_all_done(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         while (await conn.execute(text("SELECT count(*) FROM ai_jobs WHERE status IN ('queued', 'running')"))).scalar():
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)  # poll gently: the figures come from the simulator log
 
 
 async def bench_pickup(engine: AsyncEngine, samples: int) -> None:

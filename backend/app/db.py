@@ -26,7 +26,7 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=False)
 
 
 async def connect_raw(url: str) -> asyncpg.Connection:

@@ -68,6 +68,7 @@ class Processor:
         self.rescuer = Rescuer(engine, interval=max(0.2, min(settings.lease_ttl_seconds / 2, 10.0)))
         self._tasks = TaskGroup()
         self._wake = asyncio.Event()
+        self._claiming = asyncio.Lock()  # the claim loop and a job's hand-off take turns
         self._stopping = False
         self._started = False
 
@@ -160,20 +161,21 @@ class Processor:
     async def claim_available(self) -> int:
         """Claim and start jobs while this process has room and a slot is free. Returns how many."""
         started = 0
-        while not self._stopping and len(self.running) < self.capacity:
-            async with self.engine.begin() as conn:
-                job = await queue.claim(
-                    conn,
-                    pool=self.pool,
-                    capacity=self.capacity,
-                    worker_id=self.worker_id,
-                    ttl=self.settings.lease_ttl_seconds,
-                    describe=self._describe,
-                )
-            if job is None:
-                break
-            self._start(job)
-            started += 1
+        async with self._claiming:
+            while not self._stopping and len(self.running) < self.capacity:
+                async with self.engine.begin() as conn:
+                    job = await queue.claim(
+                        conn,
+                        pool=self.pool,
+                        capacity=self.capacity,
+                        worker_id=self.worker_id,
+                        ttl=self.settings.lease_ttl_seconds,
+                        describe=self._describe,
+                    )
+                if job is None:
+                    break
+                self._start(job)
+                started += 1
         return started
 
     def _describe(self, job_type: str, _request: dict[str, Any], details: str | None) -> queue.SlotHolder:
@@ -193,13 +195,28 @@ class Processor:
         running.progress = ProgressReporter(
             lambda state: self._write(queue.update_progress, job, state), self.settings.progress_write_interval
         )
-        heartbeat = asyncio.create_task(self._heartbeat(running), name=f"heartbeat {job.id}")
+        helpers = [
+            asyncio.create_task(self._heartbeat(running), name=f"heartbeat {job.id}"),
+            asyncio.create_task(running.progress.run(), name=f"progress {job.id}"),
+        ]
         try:
             await self._execute(running)
         finally:
-            heartbeat.cancel()
+            for helper in helpers:
+                helper.cancel()
             self.running.pop(job.id, None)
-            self._wake.set()  # claim the next job at once: the GPU should not sit idle
+        await self._hand_off()
+
+    async def _hand_off(self) -> None:
+        """Claim the next job straight away from the task that just freed the slot: going through the
+        claim loop would cost an extra wake-up, and the GPU should not sit idle."""
+        if self._stopping:
+            return
+        try:
+            await self.claim_available()
+        except (OSError, DBAPIError, OperationalError) as error:
+            log.warning("claiming the next job failed (%s); the claim loop will retry", error)
+            self._wake.set()
 
     async def _execute(self, running: RunningJob) -> None:
         job, progress = running.job, running.progress

@@ -62,10 +62,10 @@ SELECT count(*) FROM leases WHERE key = ANY(CAST(:keys AS text[])) AND expires_a
 # The next job to run: per user, their best queued job (priority, then age); across users, priority
 # first, then the user who has waited longest since their last claim, then age. Walking users (not
 # jobs) keeps this flat however many rows are queued; SKIP LOCKED lets concurrent claimers pass by.
-PICK_NEXT_JOB = """
-SELECT j.id, j.attempt FROM pool_users u
+PICK_NEXT_JOB = f"""
+SELECT j.* FROM pool_users u
 CROSS JOIN LATERAL (
-    SELECT id, attempt, priority, created_at FROM ai_jobs
+    SELECT {JOB_COLUMNS} FROM ai_jobs
     WHERE pool = u.pool AND user_id = u.user_id AND status = 'queued' AND run_at <= now()
     ORDER BY priority DESC, created_at
     LIMIT 1

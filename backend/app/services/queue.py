@@ -148,8 +148,7 @@ async def claim(
     picked = (await conn.execute(text(queries.PICK_NEXT_JOB), {"pool": pool})).first()
     if picked is None:
         return None
-    job = await get_job(conn, picked.id)
-    assert job is not None  # locked by PICK_NEXT_JOB, so it cannot have vanished
+    job = Job.from_row(picked)
     holder = describe(job.job_type, job.request_data, job.details)
     lease = (
         await conn.execute(

@@ -54,7 +54,7 @@ async def _stream_text(ctx: JobContext, chunks: AsyncIterator[Any], text_of: Any
         async for chunk in stream:
             piece = text_of(chunk) or ""
             parts.append(piece)
-            await ctx.progress.update(text_delta=piece, tokens=len(parts), message="generating")
+            ctx.progress.update(text_delta=piece, tokens=len(parts), message="generating")
             if chunk.done:
                 final = {name: getattr(chunk, name, None) for name in FINAL_FIELDS}
     return "".join(parts), final
@@ -66,7 +66,7 @@ class GenerateHandler(JobHandler[GenerateRequest]):
     request_model = GenerateRequest
 
     async def run(self, ctx: JobContext, request: GenerateRequest) -> dict[str, Any]:
-        await ctx.progress.update(message=f"waiting for {request.model}", percent=0)
+        ctx.progress.update(message=f"waiting for {request.model}", percent=0)
         chunks = await ctx.ollama.generate(stream=True, **request.model_dump(exclude_none=True))
         text, final = await _stream_text(ctx, chunks, lambda chunk: chunk.response)
         return {"model": request.model, "response": text, **final}
@@ -78,7 +78,7 @@ class ChatHandler(JobHandler[ChatRequest]):
     request_model = ChatRequest
 
     async def run(self, ctx: JobContext, request: ChatRequest) -> dict[str, Any]:
-        await ctx.progress.update(message=f"waiting for {request.model}", percent=0)
+        ctx.progress.update(message=f"waiting for {request.model}", percent=0)
         chunks = await ctx.ollama.chat(stream=True, **request.model_dump(exclude_none=True))
         text, final = await _stream_text(ctx, chunks, lambda chunk: chunk.message.content)
         return {"model": request.model, "message": {"role": "assistant", "content": text}, **final}
