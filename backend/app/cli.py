@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+from app import cli_users
 from app.config import ConfigError, Settings, load_settings
 
 DESCRIPTION = """\
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest version")
     migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead (e.g. base)")
     migrate.set_defaults(handler=cmd_migrate)
+
+    cli_users.add_parser(commands)
 
     commands.add_parser(
         "simulate-ollama",

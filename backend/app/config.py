@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ConfigError(Exception):
@@ -51,11 +51,56 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535, description="Port the HTTP server binds.")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
+    # --- who may call ---------------------------------------------------------------------------
+    auth_mode: Literal["apikey", "jwt", "firebase"] = Field(
+        default="apikey",
+        description="apikey: keys aijobs issues; jwt: HS256 secret or RS256 JWKS; firebase: ID tokens.",
+    )
+    jwt_secret: str | None = Field(default=None, description="AUTH_MODE=jwt with HS256: the shared secret.")
+    jwt_jwks_url: str | None = Field(default=None, description="AUTH_MODE=jwt with RS256: where the public keys are.")
+    jwt_audience: str | None = Field(default=None, description="AUTH_MODE=jwt: required `aud`, if set.")
+    jwt_issuer: str | None = Field(default=None, description="AUTH_MODE=jwt: required `iss`, if set.")
+    jwt_admin_claim: str = Field(
+        default="admin", description="Token claim that makes a user an admin (true, or a role list containing admin)."
+    )
+    firebase_project_id: str | None = Field(default=None, description="AUTH_MODE=firebase: the Firebase project id.")
+    firebase_jwks_url: str = Field(
+        default="https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com",
+        description="AUTH_MODE=firebase: Google's public keys for ID tokens.",
+    )
+    admin_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated user ids that are admins whatever their token says."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins allowed to call the API from a browser."
+    )
+    max_queued_per_user: int = Field(default=100, ge=1, description="Queued jobs one user may have at once (429).")
+    max_request_bytes: int = Field(default=10_000_000, ge=1024, description="Largest request body accepted (413).")
+    max_wait_seconds: float = Field(default=60.0, ge=0, le=600, description="Upper bound of `?wait=` on a submit.")
+
+    @field_validator("admin_users", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> Settings:
+        if self.auth_mode == "jwt" and not (self.jwt_secret or self.jwt_jwks_url):
+            raise ValueError("AUTH_MODE=jwt needs JWT_SECRET (HS256) or JWT_JWKS_URL (RS256)")
+        if self.auth_mode == "firebase" and not self.firebase_project_id:
+            raise ValueError("AUTH_MODE=firebase needs FIREBASE_PROJECT_ID")
+        return self
+
 
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "?"
+        if not item["loc"]:  # a rule about several variables together
+            lines.append(item["msg"].removeprefix("Value error, "))
+            continue
+        field = str(item["loc"][0])
         name = Settings.model_fields[field].alias or field if field in Settings.model_fields else field
         value = item.get("input")
         lines.append(f"{name.upper()}={value!r}: {item['msg']}")
@@ -68,8 +113,3 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()

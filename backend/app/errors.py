@@ -9,6 +9,7 @@ from typing import Any
 class AppError(Exception):
     status_code = 400
     code = "bad_request"
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -29,3 +30,28 @@ class Conflict(AppError):
 class InvalidInput(AppError):
     status_code = 422
     code = "invalid_input"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="aijobs"'}
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, retry_after: int = 30) -> None:
+        super().__init__(message, details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db, migrate
 from app.config import Settings, load_settings
 from app.errors import AppError
-from app.routes import health, jobs
+from app.middleware import BodySizeLimit
+from app.routes import admin, health, jobs, leases, lock, metrics
+from app.services import users
+from app.services.auth import Authenticator
 from app.services.processor import Processor
 
 log = logging.getLogger(__name__)
@@ -28,14 +34,20 @@ async def resolve_database_url(settings: Settings) -> str:
     return await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
 
 
-def _error(status: int, code: str, message: str, details: object = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}}, status_code=status)
+HTTP_ERROR_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def _error(
+    status: int, code: str, message: str, details: object = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, error: AppError) -> JSONResponse:
-        return _error(error.status_code, error.code, error.message, error.details)
+        return _error(error.status_code, error.code, error.message, error.details, error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -47,7 +59,21 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _error(error.status_code, "http_error", str(error.detail))
+        code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
+        return _error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+
+
+async def announce_first_admin(engine: AsyncEngine) -> None:
+    """A fresh install has no users: create an admin and print its key, once, where the operator looks."""
+    async with engine.begin() as conn:
+        issued = await users.bootstrap_admin(conn)
+    if issued is not None:
+        banner = (
+            f"\n  First start: created admin user {issued.user.username!r}. Its API key (shown only now):\n\n"
+            f"    {issued.key}\n\n  Sign in on the page with it, or: curl -H 'Authorization: Bearer {issued.key}' …\n"
+            "  More users: aijobs users create NAME [--admin]\n"
+        )
+        print(banner, file=sys.stderr, flush=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = await resolve_database_url(settings)
         await migrate.upgrade_async(url)
         engine = db.create_engine(url)
+        if settings.auth_mode == "apikey":
+            await announce_first_admin(engine)
+        app.state.authenticator = Authenticator(settings, engine)
         processor = None
         if settings.run_processor:
             processor = Processor(settings=settings, engine=engine, database_url=url)
@@ -78,6 +107,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     _install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["Retry-After"],
+        )
     app.include_router(health.router)
-    app.include_router(jobs.router)
+    for module in (jobs, lock, leases, admin, metrics):
+        app.include_router(module.router)
     return app

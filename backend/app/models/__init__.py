@@ -4,5 +4,17 @@ from app.models.base import Base
 from app.models.job import AIJob, JobEvent, JobStatus, PoolUser
 from app.models.lease import Lease, LeaseHistory
 from app.models.setting import SystemSetting
+from app.models.user import ApiKey, User
 
-__all__ = ["AIJob", "Base", "JobEvent", "JobStatus", "Lease", "LeaseHistory", "PoolUser", "SystemSetting"]
+__all__ = [
+    "AIJob",
+    "ApiKey",
+    "Base",
+    "JobEvent",
+    "JobStatus",
+    "Lease",
+    "LeaseHistory",
+    "PoolUser",
+    "SystemSetting",
+    "User",
+]

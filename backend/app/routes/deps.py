@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
-from app.services.jobs import User
+from app.errors import Forbidden, Unauthorized
+from app.services.auth import Authenticator, AuthError
+from app.services.users import User
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An aijobs API key, or a JWT / Firebase ID token.")
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -22,13 +27,24 @@ def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def current_user(x_aijobs_user: Annotated[str | None, Header()] = None) -> User:
-    """Who is calling. Until token authentication lands (issue: HTTP API), the caller names itself
-    in the `X-AIJobs-User` header; without it, requests act as the local user."""
-    name = (x_aijobs_user or "local").strip() or "local"
-    return User(id=name, username=name)
+async def current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> User:
+    """The caller, from `Authorization: Bearer <token>`; 401 with `WWW-Authenticate` otherwise."""
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        return await authenticator.authenticate(credentials.credentials if credentials else None)
+    except AuthError as error:
+        raise Unauthorized(str(error)) from error
+
+
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_admin:
+        raise Forbidden("This needs an admin.", {"username": user.username})
+    return user
 
 
 Conn = Annotated[AsyncConnection, Depends(connection)]
 CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]
 AppSettings = Annotated[Settings, Depends(settings)]

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -23,13 +24,26 @@ async def _database_ok(request: Request) -> bool:
         return False
 
 
+async def _ollama(request: Request) -> dict[str, Any]:
+    """Whether Ollama answers (it does not decide the status: jobs queue and retry while it is down)."""
+    settings = request.app.state.settings
+    try:
+        async with httpx.AsyncClient(base_url=settings.ollama_base_url, timeout=2) as client:
+            response = await client.get("/api/version")
+            response.raise_for_status()
+        return {"reachable": True, "url": settings.ollama_base_url, "version": response.json().get("version")}
+    except (httpx.HTTPError, ValueError) as error:
+        return {"reachable": False, "url": settings.ollama_base_url, "error": str(error) or type(error).__name__}
+
+
 async def _health(request: Request) -> JSONResponse:
-    database = await _database_ok(request)
+    database, ollama = await asyncio.gather(_database_ok(request), _ollama(request))
     processor = request.app.state.processor
     body: dict[str, Any] = {
         "status": "healthy" if database else "unhealthy",
         "database": "connected" if database else "unreachable",
         "job_processor": processor.health() if processor else {"running": False, "mode": "separate worker"},
+        "ollama": ollama,
         "timestamp": datetime.now(UTC).isoformat(),
     }
     return JSONResponse(body, status_code=200 if database else 503)

@@ -3,41 +3,67 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Body, Header, Query, Request, status
+from fastapi.responses import JSONResponse
 
-from app.routes.deps import AppSettings, Conn, CurrentUser
-from app.schemas.jobs import CancelResponse, JobAccepted, JobResult, JobStatus, SubmitJob
-from app.services import jobs
+from app.errors import InvalidInput
+from app.routes.deps import AppSettings, CurrentUser
+from app.schemas.jobs import (
+    CancelResponse,
+    GpuLockView,
+    JobAccepted,
+    JobList,
+    JobResult,
+    JobStats,
+    JobStatus,
+    RetryResponse,
+    SubmitJob,
+)
+from app.services import jobs, locks, queue
+from app.services.users import User
 
 router = APIRouter(prefix="/api/ai-agent", tags=["jobs"])
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or bad token"},
+    404: {"description": "No such job (or not yours)"},
+    422: {"description": "Invalid input; the message names the field"},
+}
+SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"model": JobResult, "description": "With `?wait=`: the job ended within the wait; its result."},
+    401: {"description": "No or bad token"},
+    403: {"description": "Priority above the default without being an admin"},
+    409: {"description": "`if_busy=reject` and the GPU is held: the holder, in the seeds' words"},
+    413: {"description": "Body over MAX_REQUEST_BYTES"},
+    422: {"description": "Invalid input; the message names the field"},
+    429: {"description": "Over MAX_QUEUED_PER_USER; see Retry-After"},
+}
 
-@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
-async def submit_job(
-    body: SubmitJob,
-    conn: Conn,
-    user: CurrentUser,
-    settings: AppSettings,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> JobAccepted:
-    """Queue any registered job type; answers at once with the job id."""
-    enqueued = await jobs.submit(conn, user, body, settings, idempotency_key)
-    job = enqueued.job
-    message = "Job queued" if enqueued.created else "Job already submitted with this Idempotency-Key"
-    return JobAccepted(job_id=job.id, status=job.status, message=message, position=await jobs.position(conn, job))
+IfBusy = Annotated[
+    str | None,
+    Query(pattern="^(queue|reject)$", description="`reject`: answer 409 naming the holder instead of queueing."),
+]
+Wait = Annotated[
+    float | None, Query(ge=0, le=600, description="Wait up to this many seconds for the result (bounded).")
+]
+IdempotencyKey = Annotated[
+    str | None, Header(max_length=200, description="The same key from the same user returns the same job.")
+]
+Prefer = Annotated[str | None, Header(description="`if-busy=reject` does what `?if_busy=reject` does.")]
 
 
-@router.get("/job/{job_id}/status", response_model=JobStatus)
-async def job_status(job_id: uuid.UUID, conn: Conn, user: CurrentUser) -> JobStatus:
-    job = await jobs.get_owned(conn, user, job_id)
+def status_view(job: queue.Job, position: int | None, eta: float | None, waiting_for: list[str]) -> JobStatus:
     return JobStatus(
         job_id=job.id,
         job_type=job.job_type,
         status=job.status,
         progress=job.progress,
-        position=await jobs.position(conn, job),
+        position=position,
+        eta_seconds=eta,
+        waiting_for=waiting_for,
         retry_count=job.retry_count,
         max_retries=job.max_retries,
         attempt=job.attempt,
@@ -51,15 +77,237 @@ async def job_status(job_id: uuid.UUID, conn: Conn, user: CurrentUser) -> JobSta
     )
 
 
-@router.get("/job/{job_id}/result", response_model=JobResult)
-async def job_result(job_id: uuid.UUID, conn: Conn, user: CurrentUser) -> JobResult:
-    job = await jobs.get_owned(conn, user, job_id)
-    return JobResult(job_id=job.id, status=job.status, result=job.result_data)
+def lock_view(lock: locks.GpuLock) -> GpuLockView:
+    return GpuLockView(
+        locked=lock.locked,
+        capacity=lock.capacity,
+        holders=[holder.as_dict() for holder in lock.holders],  # type: ignore[misc]
+        queue_length=lock.queue_length,
+    )
 
 
-@router.post("/job/{job_id}/cancel", response_model=CancelResponse)
-async def cancel_job(job_id: uuid.UUID, conn: Conn, user: CurrentUser) -> CancelResponse:
+async def submit_and_answer(
+    request: Request,
+    user: User,
+    body: SubmitJob,
+    *,
+    idempotency_key: str | None,
+    if_busy: str | None,
+    prefer: str | None,
+    wait: float | None,
+) -> JobAccepted | JSONResponse:
+    """Submit in its own transaction (committed before any wait, so a processor can see the job)."""
+    settings = request.app.state.settings
+    reject = if_busy == "reject" or (prefer is not None and "if-busy=reject" in prefer.replace(" ", "").lower())
+    async with request.app.state.engine.begin() as conn:
+        submitted = await jobs.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
+    job = submitted.job
+    if wait:
+        ended = await jobs.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
+        if ended is not None:
+            result = JobResult(
+                job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message
+            )
+            return JSONResponse(result.model_dump(mode="json"), status_code=200)
+    message = "Job queued" if submitted.created else "Job already submitted with this Idempotency-Key"
+    return JobAccepted(
+        job_id=job.id,
+        status=job.status,
+        message=message,
+        position=submitted.position,
+        eta_seconds=submitted.eta_seconds,
+        lock=lock_view(submitted.lock),
+    )
+
+
+@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=SUBMIT_ERRORS)
+async def submit_job(
+    request: Request,
+    body: SubmitJob,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+    if_busy: IfBusy = None,
+    wait: Wait = None,
+) -> Any:
+    """Queue any registered job type; answers at once with the job id, its place in the queue and who
+    holds the GPU."""
+    return await submit_and_answer(
+        request, user, body, idempotency_key=idempotency_key, if_busy=if_busy, prefer=prefer, wait=wait
+    )
+
+
+SHORTCUT_FIELDS = {"details", "priority", "max_retries", "timeout_seconds", "queue_deadline_seconds", "locks"}
+
+
+def _shortcut(job_type: str, body: dict[str, Any]) -> SubmitJob:
+    """`/create-canvas` and `/reports` take the job's own fields at the top level, as the seeds do."""
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object.", {"field": "body"})
+    common = {key: body[key] for key in SHORTCUT_FIELDS if key in body}
+    request = {key: value for key, value in body.items() if key not in SHORTCUT_FIELDS}
+    return SubmitJob(job_type=job_type, request=request, **common)
+
+
+@router.post(
+    "/create-canvas", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=SUBMIT_ERRORS
+)
+async def create_canvas(
+    request: Request,
+    user: CurrentUser,
+    body: Annotated[
+        dict[str, Any],
+        Body(examples=[{"instructions": "Incident response flow", "style": "flowchart", "colorScheme": "blue"}]),
+    ],
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+    if_busy: IfBusy = None,
+    wait: Wait = None,
+) -> Any:
+    """Queue a canvas diagram (`instructions`, `style`, `colorScheme`); same answer as POST /jobs."""
+    return await submit_and_answer(
+        request,
+        user,
+        _shortcut("canvas", body),
+        idempotency_key=idempotency_key,
+        if_busy=if_busy,
+        prefer=prefer,
+        wait=wait,
+    )
+
+
+@router.post("/reports", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=SUBMIT_ERRORS)
+async def create_report(
+    request: Request,
+    user: CurrentUser,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            examples=[
+                {
+                    "title": "ACME Breach",
+                    "details": "Case: ACME Breach (ID: 5)",
+                    "sections": [{"heading": "Findings", "instructions": "Summarise the findings."}],
+                }
+            ]
+        ),
+    ],
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
+    if_busy: IfBusy = None,
+    wait: Wait = None,
+) -> Any:
+    """Queue a multi-section report (`title`, `details`, `context`, `sections`); same answer as POST /jobs."""
+    submit = _shortcut("report", body)
+    if submit.details is None and isinstance(body.get("title"), str):
+        submit.details = body["title"][:500]
+    return await submit_and_answer(
+        request, user, submit, idempotency_key=idempotency_key, if_busy=if_busy, prefer=prefer, wait=wait
+    )
+
+
+@router.get("/job/{job_id}/status", response_model=JobStatus, responses=ERRORS)
+async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, settings: AppSettings) -> JobStatus:
+    async with request.app.state.engine.connect() as conn:
+        job = await jobs.get_owned(conn, user, job_id)
+        if job.status != "queued":
+            return status_view(job, None, None, [])
+        place = await jobs.position(conn, job)
+        lock = await locks.gpu_lock(conn, job.pool, settings.max_concurrent_jobs)
+        eta = await jobs.eta_seconds(conn, job, place, lock, settings.max_concurrent_jobs)
+        return status_view(job, place, eta, await jobs.waiting_for(conn, job))
+
+
+@router.get(
+    "/job/{job_id}/result",
+    response_model=JobResult,
+    responses={**ERRORS, 409: {"description": "Not finished yet: the status says where it is"}},
+)
+async def job_result(job_id: uuid.UUID, request: Request, user: CurrentUser) -> Any:
+    """The result once completed; 409 with the status while it is not; the error when it failed."""
+    async with request.app.state.engine.connect() as conn:
+        job = await jobs.get_owned(conn, user, job_id)
+    if job.status in {"queued", "running"}:
+        body = {
+            "error": {
+                "code": "not_finished",
+                "message": f"Job {job.id} is {job.status}; its result is not ready yet.",
+                "details": {"status": job.status, "progress": job.progress},
+            }
+        }
+        return JSONResponse(body, status_code=409)
+    return JobResult(job_id=job.id, status=job.status, result=job.result_data, error_message=job.error_message)
+
+
+@router.post(
+    "/job/{job_id}/cancel",
+    response_model=CancelResponse,
+    responses={**ERRORS, 409: {"description": "The job already ended"}},
+)
+async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> CancelResponse:
     """Cancel a queued job at once, or stop a running one on the GPU (through whichever process runs it)."""
-    new_status = await jobs.cancel(conn, user, job_id)
+    async with request.app.state.engine.begin() as conn:
+        new_status = await jobs.cancel(conn, user, job_id)
     message = "Job cancelled" if new_status == "cancelled" else "Cancel sent to the worker running the job"
     return CancelResponse(job_id=job_id, status=new_status, message=message)
+
+
+@router.post(
+    "/job/{job_id}/retry",
+    response_model=RetryResponse,
+    responses={**ERRORS, 409: {"description": "Only failed or cancelled jobs can be retried"}},
+)
+async def retry_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> RetryResponse:
+    """Queue a failed or cancelled job again (its history is kept)."""
+    async with request.app.state.engine.begin() as conn:
+        job = await jobs.retry(conn, user, job_id)
+    return RetryResponse(job_id=job.id, status=job.status, message="Job queued again")
+
+
+StatusFilter = Annotated[
+    list[str] | None,
+    Query(description="Only these statuses (repeat the parameter for several).", alias="status"),
+]
+
+
+@router.get("/jobs", response_model=JobList, responses=ERRORS)
+async def list_jobs(
+    request: Request,
+    user: CurrentUser,
+    statuses: StatusFilter = None,
+    job_type: Annotated[str | None, Query(alias="type", max_length=100)] = None,
+    since: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    all_users: Annotated[bool, Query(alias="all", description="Admins: everyone's jobs.")] = False,
+) -> JobList:
+    """Your jobs, newest first, with cursor pagination."""
+    for value in statuses or []:
+        if value not in {"queued", "running", *jobs.TERMINAL}:
+            raise InvalidInput(
+                f"Unknown status {value!r}: use queued, running, completed, failed or cancelled.", {"field": "status"}
+            )
+    async with request.app.state.engine.connect() as conn:
+        page, next_cursor = await jobs.list_jobs(
+            conn,
+            user,
+            statuses=statuses,
+            job_type=job_type,
+            since=since,
+            cursor=cursor,
+            limit=limit,
+            all_users=all_users,
+        )
+    return JobList(jobs=[status_view(job, None, None, []) for job in page], next_cursor=next_cursor)
+
+
+@router.get("/jobs/stats", response_model=JobStats, responses=ERRORS)
+async def job_stats(
+    request: Request,
+    user: CurrentUser,
+    since: datetime | None = None,
+    all_users: Annotated[bool, Query(alias="all", description="Admins: everyone's jobs.")] = False,
+) -> dict[str, Any]:
+    """Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length."""
+    async with request.app.state.engine.connect() as conn:
+        return await jobs.stats(conn, user, since=since, all_users=all_users)

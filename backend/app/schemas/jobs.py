@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,33 @@ class SubmitJob(BaseModel):
     queue_deadline_seconds: float | None = Field(
         default=None, gt=0, le=7 * 86400, description="Fail if not started within this many seconds."
     )
+    locks: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only "
+        "when the GPU slot and all of these are free.",
+    )
+
+
+class LockHolder(BaseModel):
+    key: str = Field(description="The lease key: `gpu/0` for the first GPU slot.")
+    operation: str | None = Field(description="What the holder is doing, e.g. `AI Report Generation`.")
+    details: str | None
+    job_id: str | None = Field(description="The job holding it, when a job does.")
+    user_id: str | None
+    username: str | None
+    task_ref: str | None
+    started_at: datetime
+    expires_at: datetime = Field(description="When the lease lapses unless renewed (a crashed holder frees it).")
+    elapsed_seconds: float
+    progress: dict[str, Any]
+
+
+class GpuLockView(BaseModel):
+    locked: bool = Field(description="Every GPU slot is held: new work waits in the queue.")
+    capacity: int
+    holders: list[LockHolder]
+    queue_length: int
 
 
 class JobAccepted(BaseModel):
@@ -32,7 +59,9 @@ class JobAccepted(BaseModel):
     job_id: uuid.UUID
     status: str
     message: str
-    position: int | None = None
+    position: int | None = Field(default=None, description="Queued jobs that run before this one.")
+    eta_seconds: float | None = Field(default=None, description="Estimated seconds until it starts.")
+    lock: GpuLockView | None = Field(default=None, description="Who holds the GPU right now.")
 
 
 class JobStatus(BaseModel):
@@ -41,6 +70,8 @@ class JobStatus(BaseModel):
     status: str
     progress: dict[str, Any]
     position: int | None = Field(default=None, description="Jobs ahead of this one, while queued.")
+    eta_seconds: float | None = Field(default=None, description="Estimated seconds until it starts, while queued.")
+    waiting_for: list[str] = Field(default_factory=list, description="Lease keys held by others it waits for.")
     retry_count: int
     max_retries: int
     attempt: int
@@ -53,10 +84,46 @@ class JobStatus(BaseModel):
     finished_at: datetime | None
 
 
+class JobList(BaseModel):
+    jobs: list[JobStatus]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last.")
+
+
+class TimeFigures(BaseModel):
+    mean: float | None
+    p50: float | None
+    p95: float | None
+
+
+class JobFigures(BaseModel):
+    total: int
+    queued: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int
+    retries: int
+    success_rate: float | None = Field(description="completed / (completed + failed); null before any ended.")
+    run_seconds: TimeFigures
+    wait_seconds: TimeFigures = Field(description="From submission to start.")
+
+
+class JobStats(JobFigures):
+    queue_length: int
+    by_type: dict[str, JobFigures]
+
+
+class RetryResponse(BaseModel):
+    job_id: uuid.UUID
+    status: str
+    message: str
+
+
 class JobResult(BaseModel):
     job_id: uuid.UUID
     status: str
     result: dict[str, Any] | None
+    error_message: str | None = None
 
 
 class CancelResponse(BaseModel):

@@ -28,7 +28,7 @@ from app.services.handlers import HANDLERS, JobContext, JobHandler
 from app.services.job_errors import JobError, PermanentError, TransientError, classify
 from app.services.listener import Listener
 from app.services.progress import ProgressReporter
-from app.services.rescuer import Rescuer
+from app.services.rescuer import Rescuer, Retention
 from app.services.tasks import TaskGroup
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Processor:
         self.running: dict[uuid.UUID, RunningJob] = {}
         self.listener = Listener(database_url)
         self.rescuer = Rescuer(engine, interval=max(0.2, min(settings.lease_ttl_seconds / 2, 10.0)))
+        self.retention = Retention(engine, days=settings.job_cleanup_days)
         self._tasks = TaskGroup()
         self._wake = asyncio.Event()
         self._claiming = asyncio.Lock()  # the claim loop and a job's hand-off take turns
@@ -84,6 +85,7 @@ class Processor:
         self.listener.on_connect(self._wake.set)  # notifications missed while disconnected: look again
         self._tasks.spawn("listener", self.listener.run)
         self._tasks.spawn("rescuer", self.rescuer.run)
+        self._tasks.spawn("retention", self.retention.run)
         self._tasks.spawn("claim_loop", self._claim_loop)
         self._started = True
         log.info("processor %s started: pool %s, %d GPU slot(s)", self.worker_id, self.pool, self.capacity)

@@ -59,14 +59,16 @@ HELD_SLOT_COUNT = """
 SELECT count(*) FROM leases WHERE key = ANY(CAST(:keys AS text[])) AND expires_at > now()
 """
 
-# The next job to run: per user, their best queued job (priority, then age); across users, priority
-# first, then the user who has waited longest since their last claim, then age. Walking users (not
+# The next job to run: per user, their best queued job (priority, then age) whose extra lease keys
+# (`locks`) are all free; across users, priority first, then the user who has waited longest since
+# their last claim, then age. Walking users (not
 # jobs) keeps this flat however many rows are queued; SKIP LOCKED lets concurrent claimers pass by.
 PICK_NEXT_JOB = f"""
 SELECT j.* FROM pool_users u
 CROSS JOIN LATERAL (
     SELECT {JOB_COLUMNS} FROM ai_jobs
     WHERE pool = u.pool AND user_id = u.user_id AND status = 'queued' AND run_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = ANY(ai_jobs.locks) AND l.expires_at > now())
     ORDER BY priority DESC, created_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -259,4 +261,197 @@ SELECT id FROM expired
 # When the next delayed job of the pool becomes eligible, so an idle processor wakes exactly then.
 NEXT_RUN_AT = """
 SELECT min(run_at) FROM ai_jobs WHERE pool = :pool AND status = 'queued' AND run_at > now()
+"""
+
+
+# ---- the job API (issue: HTTP API) ---------------------------------------------------------------
+
+QUEUED_COUNT_FOR_USER = "SELECT count(*) FROM ai_jobs WHERE user_id = :user_id AND status = 'queued'"
+
+# Failed or cancelled → queued again, as a new attempt with its history kept in job_events.
+RETRY_ENDED_JOB = f"""
+WITH retried AS (
+    UPDATE ai_jobs SET status = 'queued', run_at = now(), error_message = NULL, error_kind = NULL,
+                       cancel_requested_at = NULL, finished_at = NULL, started_at = NULL, worker_id = NULL,
+                       result_data = NULL, progress = '{{}}'::jsonb, updated_at = now()
+    WHERE id = :job_id AND status IN ('failed', 'cancelled')
+    RETURNING id, status, attempt, pool
+), event AS (
+    INSERT INTO job_events (job_id, status, attempt, message) SELECT id, 'queued', attempt, :message FROM retried
+)
+SELECT retried.id, pg_notify('{CHANNEL_JOB_QUEUED}', retried.pool) IS NULL AS notified FROM retried
+"""
+
+# Newest first, keyset-paginated by (created_at, id); every filter optional.
+LIST_JOBS = f"""
+SELECT {JOB_COLUMNS} FROM ai_jobs
+WHERE (CAST(:user_id AS text) IS NULL OR user_id = :user_id)
+  AND (CAST(:status AS text[]) IS NULL OR status = ANY(CAST(:status AS text[])))
+  AND (CAST(:job_type AS text) IS NULL OR job_type = :job_type)
+  AND (CAST(:since AS timestamptz) IS NULL OR created_at >= :since)
+  AND (CAST(:before_created AS timestamptz) IS NULL
+       OR (created_at, id) < (CAST(:before_created AS timestamptz), CAST(:before_id AS uuid)))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+"""
+
+# Per job type (and a total row with job_type NULL): counts, success rate, run and wait times.
+JOB_STATS = """
+SELECT job_type,
+       count(*) AS total,
+       count(*) FILTER (WHERE status = 'queued') AS queued,
+       count(*) FILTER (WHERE status = 'running') AS running,
+       count(*) FILTER (WHERE status = 'completed') AS completed,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       sum(retry_count) AS retries,
+       avg(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE status = 'completed') AS run_mean,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
+           FILTER (WHERE status = 'completed') AS run_p50,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
+           FILTER (WHERE status = 'completed') AS run_p95,
+       avg(EXTRACT(EPOCH FROM started_at - created_at)) FILTER (WHERE started_at IS NOT NULL) AS wait_mean,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM started_at - created_at))
+           FILTER (WHERE started_at IS NOT NULL) AS wait_p50,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM started_at - created_at))
+           FILTER (WHERE started_at IS NOT NULL) AS wait_p95
+FROM ai_jobs
+WHERE (CAST(:user_id AS text) IS NULL OR user_id = :user_id)
+  AND (CAST(:since AS timestamptz) IS NULL OR created_at >= :since)
+GROUP BY GROUPING SETS ((job_type), ())
+ORDER BY job_type NULLS FIRST
+"""
+
+# Mean run time of the pool's recent completed jobs: the basis of an ETA.
+RECENT_RUN_SECONDS = """
+SELECT avg(seconds) FROM (
+    SELECT EXTRACT(EPOCH FROM finished_at - started_at) AS seconds FROM ai_jobs
+    WHERE pool = :pool AND status = 'completed' AND started_at IS NOT NULL
+    ORDER BY finished_at DESC LIMIT 50
+) recent
+"""
+
+QUEUE_LENGTH = "SELECT count(*) FROM ai_jobs WHERE pool = :pool AND status = 'queued'"
+
+# Finished jobs past retention; never queued or running ones (their events go with them, by cascade).
+DELETE_OLD_JOBS = """
+WITH old AS (
+    SELECT id FROM ai_jobs
+    WHERE status IN ('completed', 'failed', 'cancelled')
+      AND finished_at < now() - CAST(:days AS float8) * interval '1 day'
+    ORDER BY finished_at LIMIT :batch
+)
+DELETE FROM ai_jobs WHERE id IN (SELECT id FROM old) RETURNING id
+"""
+
+# ---- leases: the GPU lock and other resources ----------------------------------------------------
+
+LEASE_COLUMNS = "key, holder, attempt, operation, details, user_id, username, task_ref, acquired_at, expires_at"
+
+# Live leases, with the holding job's progress when a job holds one.
+ACTIVE_LEASES = f"""
+SELECT l.{LEASE_COLUMNS.replace(", ", ", l.")}, j.progress AS job_progress, j.status AS job_status
+FROM leases l LEFT JOIN ai_jobs j ON l.task_ref = 'job:' || j.id::text
+WHERE l.expires_at > now() AND (CAST(:keys AS text[]) IS NULL OR l.key = ANY(CAST(:keys AS text[])))
+  AND (CAST(:prefix AS text) IS NULL OR l.key LIKE :prefix || '%')
+ORDER BY l.acquired_at
+"""
+
+# The lease's owner gives it back; anyone else matches nothing (the caller tells 403 from 404).
+RELEASE_LEASE = f"""
+WITH released AS (
+    DELETE FROM leases WHERE key = :key AND user_id = :user_id AND expires_at > now() RETURNING key
+), closed AS (
+    UPDATE lease_history SET released_at = now(), end_reason = 'released', ended_by = :username
+    WHERE key IN (SELECT key FROM released) AND released_at IS NULL
+)
+SELECT key, pg_notify('{CHANNEL_SLOT_FREED}', :pool) IS NULL AS notified FROM released
+"""
+
+RENEW_LEASE = f"""
+UPDATE leases SET expires_at = now() + make_interval(secs => :ttl)
+WHERE key = :key AND user_id = :user_id AND expires_at > now()
+RETURNING {LEASE_COLUMNS}
+"""
+
+# An admin takes a lease away. When a job held it, the job is cancelled in the same statement (fenced
+# by the lease's attempt) and its worker is told to stop the GPU work.
+FORCE_RELEASE_LEASE = f"""
+WITH released AS (
+    DELETE FROM leases WHERE key = :key RETURNING {LEASE_COLUMNS}
+), closed AS (
+    UPDATE lease_history SET released_at = now(), end_reason = 'force_released', ended_by = :username
+    WHERE key IN (SELECT key FROM released) AND released_at IS NULL
+), cancelled AS (
+    UPDATE ai_jobs j SET status = 'cancelled', error_kind = 'cancelled', cancel_requested_at = now(),
+                         error_message = 'Force-released by ' || :username || '.', finished_at = now(),
+                         worker_id = NULL, updated_at = now()
+    FROM released r
+    WHERE r.task_ref = 'job:' || j.id::text AND j.status = 'running' AND j.attempt = r.attempt
+    RETURNING j.id, j.attempt, j.pool
+), other_leases AS (
+    DELETE FROM leases WHERE holder IN (SELECT id::text FROM cancelled) RETURNING key
+), other_closed AS (
+    UPDATE lease_history SET released_at = now(), end_reason = 'force_released', ended_by = :username
+    WHERE key IN (SELECT key FROM other_leases) AND released_at IS NULL
+), event AS (
+    INSERT INTO job_events (job_id, status, attempt, message)
+    SELECT id, 'cancelled', attempt, 'force-released by ' || :username FROM cancelled
+)
+SELECT r.*, c.id AS cancelled_job,
+       pg_notify('{CHANNEL_JOB_CANCEL}', c.id::text) IS NULL AS cancel_notified,
+       pg_notify('{CHANNEL_SLOT_FREED}', :pool) IS NULL AS slot_notified
+FROM released r LEFT JOIN cancelled c ON true
+"""
+
+LEASE_HISTORY = """
+SELECT id, key, holder, operation, details, user_id, username, task_ref, acquired_at, released_at, end_reason,
+       ended_by
+FROM lease_history
+WHERE (CAST(:prefix AS text) IS NULL OR key LIKE :prefix || '%')
+  AND (CAST(:key AS text) IS NULL OR key = :key)
+  AND (CAST(:before_id AS bigint) IS NULL OR id < :before_id)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+# Expired leases are deleted and their history closed as `expired` (the rescuer does this too).
+SWEEP_EXPIRED_LEASES = """
+WITH swept AS (
+    DELETE FROM leases WHERE expires_at <= now() RETURNING key
+)
+UPDATE lease_history SET released_at = now(), end_reason = 'expired'
+WHERE key IN (SELECT key FROM swept) AND released_at IS NULL
+RETURNING key
+"""
+
+# ---- metrics (read-only) ---------------------------------------------------------------------------
+
+METRICS_JOB_COUNTS = "SELECT status, job_type, count(*) AS n FROM ai_jobs GROUP BY status, job_type"
+
+METRICS_TOTALS = """
+SELECT coalesce(sum(EXTRACT(EPOCH FROM coalesce(finished_at, now()) - started_at))
+                FILTER (WHERE started_at IS NOT NULL AND status <> 'queued'), 0) AS gpu_busy_seconds,
+       coalesce(sum(retry_count), 0) AS retries,
+       (SELECT count(*) FROM job_events WHERE message = 'rescued: lease expired') AS rescues
+FROM ai_jobs
+"""
+
+# Cumulative histogram counts for run time (completed jobs) and queue wait (started jobs).
+METRICS_HISTOGRAMS = """
+SELECT b.le,
+       count(*) FILTER (WHERE j.status = 'completed'
+                         AND EXTRACT(EPOCH FROM j.finished_at - j.started_at) <= b.le) AS run_count,
+       count(*) FILTER (WHERE j.started_at IS NOT NULL
+                         AND EXTRACT(EPOCH FROM j.started_at - j.created_at) <= b.le) AS wait_count
+FROM unnest(CAST(:bounds AS float8[])) AS b(le) CROSS JOIN ai_jobs j
+GROUP BY b.le ORDER BY b.le
+"""
+
+METRICS_HISTOGRAM_SUMS = """
+SELECT count(*) FILTER (WHERE status = 'completed') AS run_n,
+       coalesce(sum(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE status = 'completed'), 0) AS run_sum,
+       count(*) FILTER (WHERE started_at IS NOT NULL) AS wait_n,
+       coalesce(sum(EXTRACT(EPOCH FROM started_at - created_at)) FILTER (WHERE started_at IS NOT NULL), 0) AS wait_sum
+FROM ai_jobs
 """

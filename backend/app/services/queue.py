@@ -150,30 +150,37 @@ async def claim(
         return None
     job = Job.from_row(picked)
     holder = describe(job.job_type, job.request_data, job.details)
-    lease = (
-        await conn.execute(
-            text(queries.ACQUIRE_LEASE),
-            {
-                "keys": keys,
-                "holder": str(job.id),
-                "attempt": job.attempt + 1,
-                "operation": holder.operation,
-                "details": holder.details,
-                "user_id": job.user_id,
-                "username": job.username,
-                "task_ref": f"job:{job.id}",
-                "ttl": ttl,
-            },
-        )
-    ).first()
-    if lease is None:
-        return None  # another claimer took the last slot first; nothing was written
+    lease_params = {
+        "holder": str(job.id),
+        "attempt": job.attempt + 1,
+        "operation": holder.operation,
+        "details": holder.details,
+        "user_id": job.user_id,
+        "username": job.username,
+        "task_ref": f"job:{job.id}",
+        "ttl": ttl,
+    }
+    if not await _acquire_all(conn, [keys, *([key] for key in job.locks)], lease_params):
+        return None  # another claimer took the last slot (or a key) first; nothing was written
     row = (
         await conn.execute(
             text(queries.MARK_RUNNING), {"job_id": job.id, "attempt": job.attempt, "worker_id": worker_id}
         )
     ).one()
     return Job.from_row(row)
+
+
+async def _acquire_all(conn: AsyncConnection, choices: list[list[str]], params: dict[str, Any]) -> bool:
+    """Take one key of each choice (the first free GPU slot, then each extra key), or none at all."""
+    if len(choices) == 1:  # one statement: it takes the lease or writes nothing
+        return (await conn.execute(text(queries.ACQUIRE_LEASE), {"keys": choices[0], **params})).first() is not None
+    savepoint = await conn.begin_nested()  # several: a key lost to a concurrent claimer undoes the others
+    for keys in choices:
+        if (await conn.execute(text(queries.ACQUIRE_LEASE), {"keys": keys, **params})).first() is None:
+            await savepoint.rollback()
+            return False
+    await savepoint.commit()
+    return True
 
 
 async def heartbeat(conn: AsyncConnection, job: Job, ttl: float) -> tuple[bool, bool]:
@@ -251,3 +258,13 @@ async def expire_queued_jobs(conn: AsyncConnection) -> int:
 
 async def next_run_at(conn: AsyncConnection, pool: str) -> datetime | None:
     return (await conn.execute(text(queries.NEXT_RUN_AT), {"pool": pool})).scalar_one()
+
+
+async def delete_old_jobs(conn: AsyncConnection, days: float, batch: int = 10_000) -> int:
+    """Retention: finished jobs older than `days`; never queued or running ones."""
+    deleted = 0
+    while True:
+        count = len((await conn.execute(text(queries.DELETE_OLD_JOBS), {"days": days, "batch": batch})).all())
+        deleted += count
+        if count < batch:
+            return deleted

@@ -33,3 +33,24 @@ class Rescuer:
         while True:
             await self.run_once()
             await asyncio.sleep(self.interval)
+
+
+class Retention:
+    """Deletes finished jobs older than JOB_CLEANUP_DAYS, hourly; never queued or running ones."""
+
+    def __init__(self, engine: AsyncEngine, days: float, interval: float = 3600.0) -> None:
+        self._engine = engine
+        self.days = days
+        self.interval = interval
+
+    async def run_once(self) -> int:
+        async with self._engine.begin() as conn:
+            deleted = await queue.delete_old_jobs(conn, self.days)
+        if deleted:
+            log.info("retention: deleted %d finished job(s) older than %g days", deleted, self.days)
+        return deleted
+
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval)

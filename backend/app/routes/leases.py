@@ -1,0 +1,103 @@
+"""`/api/locks`: leases on other resources (a folder, a dataset, a deploy), same table and rules as the
+GPU slots: one holder per key, lapses unless renewed, released by its owner, force-released by admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from app.errors import NotFound
+from app.routes.deps import AdminUser, CurrentUser
+from app.schemas.jobs import LockHolder
+from app.schemas.locks import AcquireLease, ForceReleased, History, LeaseList, Released, RenewLease
+from app.services import locks
+
+router = APIRouter(prefix="/api/locks", tags=["leases"])
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No or bad token"}}
+
+
+@router.post(
+    "",
+    response_model=LockHolder,
+    status_code=201,
+    responses={**ERRORS, 409: {"description": "Held by someone else: the holder"}, 422: {"description": "Bad key"}},
+)
+async def acquire(request: Request, user: CurrentUser, body: AcquireLease) -> dict[str, Any]:
+    """Take a lease on `key` for `ttl_seconds`; 409 names who holds it."""
+    key = locks.check_resource_key(body.key)
+    async with request.app.state.engine.begin() as conn:
+        await locks.sweep_expired(conn)  # an expired holder's history says `expired`, not taken over silently
+        holder = await locks.acquire(
+            conn, user, key, ttl=body.ttl_seconds, owner=body.owner, task_id=body.task_id, details=body.details
+        )
+    return holder.as_dict()
+
+
+@router.get("", response_model=LeaseList, responses=ERRORS)
+async def list_leases(request: Request, _user: CurrentUser) -> LeaseList:
+    """Active leases on resources (not GPU slots: see /api/ai-agent/lock), with their expiry."""
+    async with request.app.state.engine.begin() as conn:
+        await locks.sweep_expired(conn)
+        held = await locks.active(conn)
+    return LeaseList(leases=[holder.as_dict() for holder in held if not holder.key.startswith("gpu/")])  # type: ignore[misc]
+
+
+@router.get("/history", response_model=History, responses=ERRORS)
+async def lease_history(
+    request: Request,
+    _user: CurrentUser,
+    key: Annotated[str | None, Query(max_length=300)] = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> History:
+    """Every lease with how it ended: released, expired or force_released (and by whom)."""
+    async with request.app.state.engine.begin() as conn:
+        await locks.sweep_expired(conn)
+        entries = await locks.history(conn, key=key, before_id=before_id, limit=limit)
+    return History(entries=entries, next_before_id=entries[-1]["id"] if len(entries) == limit else None)  # type: ignore[arg-type]
+
+
+@router.get("/{key:path}/status", response_model=LockHolder, responses={**ERRORS, 404: {"description": "Free"}})
+async def lease_status(request: Request, _user: CurrentUser, key: str) -> dict[str, Any]:
+    """Who holds `key`, or 404 when nobody does."""
+    async with request.app.state.engine.connect() as conn:
+        holder = await locks.get(conn, key)
+    if holder is None:
+        raise NotFound(f"Nobody holds {key!r}.", {"key": key})
+    return holder.as_dict()
+
+
+@router.post(
+    "/{key:path}/renew",
+    response_model=LockHolder,
+    responses={**ERRORS, 403: {"description": "Not yours"}, 404: {"description": "Not held"}},
+)
+async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease) -> dict[str, Any]:
+    """Extend your lease by `ttl_seconds` from now."""
+    async with request.app.state.engine.begin() as conn:
+        holder = await locks.renew(conn, user, key, body.ttl_seconds)
+    return holder.as_dict()
+
+
+@router.post(
+    "/{key:path}/force-release",
+    response_model=ForceReleased,
+    responses={**ERRORS, 403: {"description": "Needs an admin"}, 404: {"description": "Not held"}},
+)
+async def force_release(request: Request, admin: AdminUser, key: str) -> dict[str, Any]:
+    """Admins: free `key` now, whoever holds it (recorded as force_released, with your name)."""
+    async with request.app.state.engine.begin() as conn:
+        return await locks.force_release(conn, admin, key)
+
+
+@router.delete(
+    "/{key:path}",
+    response_model=Released,
+    responses={**ERRORS, 403: {"description": "Held by someone else"}, 404: {"description": "Not held"}},
+)
+async def release(request: Request, user: CurrentUser, key: str) -> Released:
+    """Give your lease back. Only its owner can (admins: force-release)."""
+    async with request.app.state.engine.begin() as conn:
+        await locks.release(conn, user, key)
+    return Released(key=key)

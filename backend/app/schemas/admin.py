@@ -1,0 +1,59 @@
+"""Bodies of the admin endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CreateUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64, description="Letters, digits, `.`, `_`, `@`, `-`.")
+    admin: bool = False
+    label: str | None = Field(default=None, max_length=200, description="A note to tell the key apart.")
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, max_length=200)
+
+
+class IssuedKeyView(BaseModel):
+    username: str
+    is_admin: bool
+    key_id: int
+    key: str = Field(description="Shown only in this answer; only its hash is stored.")
+    prefix: str
+
+
+class UserView(BaseModel):
+    id: str
+    username: str
+    is_admin: bool
+    created_at: datetime
+    active_keys: int
+    last_seen: datetime | None
+
+
+class KeyView(BaseModel):
+    id: int
+    user_id: str
+    prefix: str
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class Me(BaseModel):
+    id: str
+    username: str
+    is_admin: bool
+
+
+class CleanupResult(BaseModel):
+    deleted: int
+    older_than_days: float
