@@ -3,44 +3,40 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.processes import start_server
+from tests.routes.conftest import Api
 from tests.support.simulator import Simulator
 
 GENERATE = {"job_type": "generate", "request": {"model": "tinyllama", "prompt": "Why is the sky blue?"}}
 
 
-@pytest.fixture
-def api(sim: Simulator, service_env: dict[str, str]) -> Iterator[httpx.Client]:
-    server, base_url = start_server({**service_env, "OLLAMA_BASE_URL": sim.base_url})
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        yield client
-    server.stop()
-
-
-def wait_for_status(api: httpx.Client, job_id: str, statuses: set[str], within: float = 20) -> dict:
+def wait_for_status(client: httpx.Client, job_id: str, statuses: set[str], within: float = 20) -> dict:
     deadline = time.monotonic() + within
     while True:
-        body = api.get(f"/api/ai-agent/job/{job_id}/status").json()
+        body = client.get(f"/api/ai-agent/job/{job_id}/status").json()
         if body["status"] in statuses:
             return body
         assert time.monotonic() < deadline, f"job stuck in {body['status']}"
         time.sleep(0.02)
 
 
-def test_submit_answers_202_and_status_shows_the_generated_text(api: httpx.Client) -> None:
-    response = api.post("/api/ai-agent/jobs", json=GENERATE)
+def test_submit_answers_202_and_status_shows_the_generated_text(api: Api) -> None:
+    alice = api.as_("alice")
+    response = alice.post("/api/ai-agent/jobs", json=GENERATE)
     assert response.status_code == 202
     body = response.json()
     assert body["success"] is True and body["status"] == "queued" and body["position"] == 0
-    done = wait_for_status(api, body["job_id"], {"completed", "failed"})
+    assert body["lock"]["capacity"] == 1 and "holders" in body["lock"]
+    done = wait_for_status(alice, body["job_id"], {"completed", "failed"})
     assert done["status"] == "completed", done["error_message"]
     assert done["progress"]["text"] and done["progress"]["percent"] == 100
-    result = api.get(f"/api/ai-agent/job/{body['job_id']}/result").json()
+    result = alice.get(f"/api/ai-agent/job/{body['job_id']}/result").json()
     assert result["result"]["response"] == done["progress"]["text"]
 
 
@@ -52,48 +48,195 @@ def test_submit_answers_202_and_status_shows_the_generated_text(api: httpx.Clien
         ({"job_type": "generate"}, "body.request"),
         ({**GENERATE, "priority": 99}, "body.priority"),
         ({**GENERATE, "colour": "red"}, "body.colour"),
+        ({**GENERATE, "locks": ["gpu/0"]}, "GPU slot"),
     ],
 )
-def test_bad_input_is_422_naming_the_field_and_queues_nothing(
-    api: httpx.Client, sim: Simulator, body: dict, field: str
+async def test_bad_input_is_422_naming_the_field_and_queues_nothing(
+    api: Api, sim: Simulator, engine: AsyncEngine, body: dict, field: str
 ) -> None:
-    response = api.post("/api/ai-agent/jobs", json=body)
+    response = api.as_("alice").post("/api/ai-agent/jobs", json=body)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "invalid_input" and field in error["message"]
-    assert sim.stats()["total_requests"] == 0
+    assert sim.stats()["requests"]["generate"] == 0
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM ai_jobs"))).scalar() == 0
 
 
-def test_unknown_job_is_404_in_the_error_shape(api: httpx.Client) -> None:
-    response = api.get("/api/ai-agent/job/00000000-0000-0000-0000-000000000000/status")
+def test_unknown_job_is_404_in_the_error_shape(api: Api) -> None:
+    response = api.as_("alice").get("/api/ai-agent/job/00000000-0000-0000-0000-000000000000/status")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_idempotency_key_returns_the_same_job(api: httpx.Client) -> None:
+def test_idempotency_key_returns_the_same_job_per_user(api: Api) -> None:
     headers = {"Idempotency-Key": "report-5"}
-    first = api.post("/api/ai-agent/jobs", json=GENERATE, headers=headers).json()
-    second = api.post("/api/ai-agent/jobs", json=GENERATE, headers=headers).json()
-    assert first["job_id"] == second["job_id"]
+    first = api.as_("alice").post("/api/ai-agent/jobs", json=GENERATE, headers=headers).json()
+    second = api.as_("alice").post("/api/ai-agent/jobs", json=GENERATE, headers=headers).json()
+    other_user = api.as_("bob").post("/api/ai-agent/jobs", json=GENERATE, headers=headers).json()
+    assert first["job_id"] == second["job_id"] != other_user["job_id"]
     assert "already submitted" in second["message"]
 
 
-def test_cancel_a_running_job_then_cancelling_again_is_409(api: httpx.Client, sim: Simulator) -> None:
+def test_result_is_409_until_the_job_ends(api: Api, sim: Simulator) -> None:
+    sim.configure(token_delay=0.05, tokens=200)
+    alice = api.as_("alice")
+    job_id = alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"]
+    wait_for_status(alice, job_id, {"running"})
+    early = alice.get(f"/api/ai-agent/job/{job_id}/result")
+    assert early.status_code == 409
+    assert early.json()["error"]["details"]["status"] == "running"
+    alice.post(f"/api/ai-agent/job/{job_id}/cancel")
+
+
+def test_cancel_a_running_job_then_cancelling_again_is_409(api: Api, sim: Simulator) -> None:
     sim.configure(token_delay=0.1, tokens=300)
-    job_id = api.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"]
-    wait_for_status(api, job_id, {"running"})
-    response = api.post(f"/api/ai-agent/job/{job_id}/cancel")
+    alice = api.as_("alice")
+    job_id = alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"]
+    wait_for_status(alice, job_id, {"running"})
+    response = alice.post(f"/api/ai-agent/job/{job_id}/cancel")
     assert response.status_code == 200 and response.json()["status"] in {"running", "cancelled"}
-    done = wait_for_status(api, job_id, {"cancelled", "completed", "failed"}, within=5)
+    done = wait_for_status(alice, job_id, {"cancelled", "completed", "failed"}, within=5)
     assert done["status"] == "cancelled"
-    again = api.post(f"/api/ai-agent/job/{job_id}/cancel")
+    again = alice.post(f"/api/ai-agent/job/{job_id}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
 
 
-def test_health_reports_database_and_processor(api: httpx.Client) -> None:
+def test_retry_requeues_a_failed_job_and_keeps_its_history(api: Api, sim: Simulator, engine: AsyncEngine) -> None:
+    alice = api.as_("alice")
+    missing = {"job_type": "generate", "request": {"model": "no-such-model", "prompt": "hi"}}
+    job_id = alice.post("/api/ai-agent/jobs", json=missing).json()["job_id"]
+    failed = wait_for_status(alice, job_id, {"failed"})
+    assert "not found" in failed["error_message"]
+    assert alice.post(f"/api/ai-agent/job/{job_id}/retry").json()["status"] == "queued"
+    again = wait_for_status(alice, job_id, {"failed"})
+    assert again["attempt"] == 2
+    completed = alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"]
+    wait_for_status(alice, completed, {"completed"})
+    refused = alice.post(f"/api/ai-agent/job/{completed}/retry")
+    assert refused.status_code == 409 and "only failed or cancelled" in refused.json()["error"]["message"]
+
+
+def test_list_filters_and_paginates_newest_first(api: Api, sim: Simulator) -> None:
+    alice, bob = api.as_("alice"), api.as_("bob")
+    sim.configure(token_delay=0.001, tokens=2)
+    ids = [alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"] for _ in range(5)]
+    bob.post("/api/ai-agent/jobs", json=GENERATE)
+    for job_id in ids:
+        wait_for_status(alice, job_id, {"completed"})
+    first = alice.get("/api/ai-agent/jobs", params={"limit": 3}).json()
+    second = alice.get("/api/ai-agent/jobs", params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    listed = [job["job_id"] for job in first["jobs"] + second["jobs"]]
+    assert listed == list(reversed(ids)) and second["next_cursor"] is None  # bob's job is not in alice's list
+    assert alice.get("/api/ai-agent/jobs", params={"status": "failed"}).json()["jobs"] == []
+    assert len(alice.get("/api/ai-agent/jobs", params={"type": "generate"}).json()["jobs"]) == 5
+    everyone = api.as_("admin").get("/api/ai-agent/jobs", params={"all": "true"}).json()["jobs"]
+    assert len(everyone) == 6
+    assert alice.get("/api/ai-agent/jobs", params={"status": "done"}).status_code == 422
+    assert alice.get("/api/ai-agent/jobs", params={"cursor": "nonsense"}).status_code == 422
+
+
+def test_stats_count_by_status_and_type_with_times(api: Api, sim: Simulator) -> None:
+    alice = api.as_("alice")
+    ok = [alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"] for _ in range(3)]
+    bad = alice.post("/api/ai-agent/jobs", json={"job_type": "generate", "request": {"model": "nope", "prompt": "x"}})
+    for job_id in [*ok, bad.json()["job_id"]]:
+        wait_for_status(alice, job_id, {"completed", "failed"})
+    stats = alice.get("/api/ai-agent/jobs/stats").json()
+    assert (stats["total"], stats["completed"], stats["failed"]) == (4, 3, 1)
+    assert stats["success_rate"] == 0.75
+    assert stats["run_seconds"]["p50"] > 0 and stats["wait_seconds"]["p95"] >= 0
+    assert stats["by_type"]["generate"]["completed"] == 3 and stats["queue_length"] == 0
+    assert api.as_("bob").get("/api/ai-agent/jobs/stats").json()["total"] == 0
+
+
+def test_wait_returns_the_result_when_it_finishes_in_time(api: Api, sim: Simulator) -> None:
+    response = api.as_("alice").post("/api/ai-agent/jobs", params={"wait": 20}, json=GENERATE)
+    assert response.status_code == 200
+    assert response.json()["status"] == "completed" and response.json()["result"]["response"]
+    sim.configure(token_delay=0.1, tokens=300)
+    slow = api.as_("alice").post("/api/ai-agent/jobs", params={"wait": 0.3}, json=GENERATE)
+    assert slow.status_code == 202
+    api.as_("alice").post(f"/api/ai-agent/job/{slow.json()['job_id']}/cancel")
+
+
+def test_only_admins_raise_priority(api: Api) -> None:
+    refused = api.as_("alice").post("/api/ai-agent/jobs", json={**GENERATE, "priority": 5})
+    assert refused.status_code == 403 and "priority" in refused.json()["error"]["message"]
+    assert api.as_("admin").post("/api/ai-agent/jobs", json={**GENERATE, "priority": 5}).status_code == 202
+    assert api.as_("alice").post("/api/ai-agent/jobs", json={**GENERATE, "priority": -3}).status_code == 202
+
+
+def test_quota_of_queued_jobs_is_429_with_retry_after(start_api: Callable[..., Api]) -> None:
+    api = start_api(processor=False, MAX_QUEUED_PER_USER="2")
+    alice = api.as_("alice")
+    assert [alice.post("/api/ai-agent/jobs", json=GENERATE).status_code for _ in range(2)] == [202, 202]
+    refused = alice.post("/api/ai-agent/jobs", json=GENERATE)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "MAX_QUEUED_PER_USER=2" in refused.json()["error"]["message"]
+    assert api.as_("bob").post("/api/ai-agent/jobs", json=GENERATE).status_code == 202  # per user
+
+
+def test_request_body_over_the_limit_is_413(start_api: Callable[..., Api]) -> None:
+    api = start_api(processor=False, MAX_REQUEST_BYTES="2048")
+    big = {"job_type": "generate", "request": {"model": "tinyllama", "prompt": "x" * 5000}}
+    response = api.as_("alice").post("/api/ai-agent/jobs", json=big)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+    def chunks():  # no Content-Length: the limit is enforced while reading
+        yield b'{"job_type": "generate", "request": {"model": "tinyllama", "prompt": "'
+        yield b"x" * 5000
+        yield b'"}}'
+
+    chunked = api.as_("alice").post(
+        "/api/ai-agent/jobs", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413
+
+
+def test_health_reports_database_processor_and_ollama(api: Api) -> None:
     for path in ("/health", "/api/ai-agent/health"):
-        body = api.get(path).json()
+        body = httpx.get(api.base_url + path).json()  # no token needed
         assert body["status"] == "healthy" and body["database"] == "connected"
         processor = body["job_processor"]
         assert processor["running"] is True and processor["max_concurrent_jobs"] == 1
-        assert processor["active_jobs"] == 0
+        assert processor["active_jobs"] == 0 and processor["processing_interval"] == 2.0
+        assert body["ollama"]["reachable"] is True
+
+
+def test_health_says_when_ollama_is_unreachable_but_still_takes_jobs(start_api: Callable[..., Api]) -> None:
+    api = start_api(OLLAMA_BASE_URL="http://127.0.0.1:9")
+    response = httpx.get(api.base_url + "/health")
+    assert response.status_code == 200 and response.json()["ollama"]["reachable"] is False
+
+
+async def test_retention_deletes_old_finished_jobs_only(api: Api, engine: AsyncEngine) -> None:
+    alice = api.as_("alice")
+    job_id = alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"]
+    wait_for_status(alice, job_id, {"completed"})
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE ai_jobs SET finished_at = now() - interval '30 days'"))
+        # A queued and a running job, both old, must survive.
+        await conn.execute(
+            text(
+                "INSERT INTO ai_jobs (user_id, username, job_type, status, created_at, run_at) VALUES "
+                "('alice', 'alice', 'generate', 'queued', now() - interval '60 days', now() + interval '1 day'), "
+                "('alice', 'alice', 'generate', 'running', now() - interval '60 days', now())"
+            )
+        )
+    assert api.as_("alice").post("/api/ai-agent/admin/cleanup").status_code == 403
+    cleaned = api.as_("admin").post("/api/ai-agent/admin/cleanup").json()
+    assert cleaned["deleted"] == 1
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT status FROM ai_jobs ORDER BY status"))).scalars().all()
+    assert left == ["queued", "running"]
+
+
+def test_metrics_in_prometheus_format(api: Api) -> None:
+    alice = api.as_("alice")
+    job_id = alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"]
+    wait_for_status(alice, job_id, {"completed"})
+    body = httpx.get(api.base_url + "/metrics").text
+    assert 'aijobs_jobs{job_type="generate",status="completed"} 1.0' in body
+    assert "aijobs_queue_length 0.0" in body
+    assert "aijobs_job_run_seconds_count 1.0" in body and "aijobs_gpu_busy_seconds_total" in body
