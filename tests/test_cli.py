@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
 
 import httpx
 
 from tests.support.processes import start_server
 from tests.support.simulator import Simulator
+from tests.support.waiting import job_reaches
 
 KEY = re.compile(r"aij_[A-Za-z0-9_-]{20,}")
 
@@ -54,3 +56,36 @@ def test_help_lists_every_command() -> None:
     result = aijobs({}, "--help")
     for command in ("serve", "worker", "migrate", "users", "simulate-ollama"):
         assert command in result.stdout
+
+
+async def test_terminal_client_submit_wait_status_jobs_lock_cancel(
+    engine, service_env: dict[str, str], sim: Simulator
+) -> None:
+    from tests.support.auth import create_user
+
+    _, token = await create_user(engine, "jdube")
+    server, base_url = start_server({**service_env, "OLLAMA_BASE_URL": sim.base_url})
+    env = {**service_env, "AIJOBS_URL": base_url, "AIJOBS_TOKEN": token}
+    try:
+        request = '{"model": "tinyllama", "prompt": "Say hi"}'
+        done = aijobs(env, "submit", "generate", "--json", request, "--wait", "--result")
+        assert done.returncode == 0, done.stderr
+        assert "queued" in done.stderr and '"response"' in done.stdout
+        assert aijobs(env, "lock").stdout.startswith("GPU free (1 slot(s)); 0 job(s) queued.")
+        sim.configure(token_delay=0.1, tokens=300)  # the next job holds the GPU until cancelled
+        job_id = aijobs(env, "submit", "generate", "--json", request, "--details", "Case 7").stdout.strip()
+        assert re.fullmatch(r"[0-9a-f-]{36}", job_id)
+        await job_reaches(engine, uuid.UUID(job_id), {"running"})
+        assert f"{job_id}  generate   running" in aijobs(env, "status", job_id).stdout
+        assert aijobs(env, "jobs").stdout.count("generate") == 2
+        assert "gpu/0: AI Text Generation · Case 7 · started by jdube" in aijobs(env, "lock").stdout
+        cancelled = aijobs(env, "cancel", job_id)
+        assert cancelled.returncode == 0 and "Cancel sent" in cancelled.stdout
+        await job_reaches(engine, uuid.UUID(job_id), {"cancelled"})
+        again = aijobs(env, "cancel", job_id)
+        assert again.returncode == 1 and "already ended" in again.stderr
+        assert aijobs({**env, "AIJOBS_TOKEN": "aij_wrong"}, "jobs").stderr.startswith("aijobs: 401")
+        bad_json = aijobs(env, "submit", "generate", "--json", "{not json")
+        assert bad_json.returncode == 1 and "--json is not valid JSON" in bad_json.stderr
+    finally:
+        server.stop()

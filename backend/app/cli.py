@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from app import cli_users
+from app import cli_client, cli_users
 from app.config import ConfigError, Settings, load_settings
 
 DESCRIPTION = """\
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
 
     cli_users.add_parser(commands)
+    cli_client.add_parsers(commands)
 
     commands.add_parser(
         "simulate-ollama",
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if hasattr(args, "client_handler"):  # the terminal client needs no server-side settings
+        return cli_client.run(args)
     try:
         settings = load_settings()
     except ConfigError as error:
