@@ -60,6 +60,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # FastAPI could not parse the body at all: still a 422 naming the fix
+            return _error(
+                422,
+                "invalid_input",
+                "Invalid request body: send a JSON object, UTF-8 encoded.",
+                {"fields": [{"field": "body", "message": str(error.detail)}]},
+            )
         code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
         return _error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 
 from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
@@ -75,7 +75,7 @@ async def add_key(request: Request, _admin: AdminUser, username: str, body: NewK
     status_code=204,
     responses={**ADMIN_ERRORS, 404: {"description": "No such active key"}},
 )
-async def revoke_key(request: Request, _admin: AdminUser, key_id: int) -> None:
+async def revoke_key(request: Request, _admin: AdminUser, key_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> None:
     async with request.app.state.engine.begin() as conn:
         if not await users.revoke_key(conn, key_id):
             raise NotFound(f"No active key {key_id}.", {"key_id": key_id})

@@ -48,7 +48,7 @@ async def lease_history(
     request: Request,
     _user: CurrentUser,
     key: Annotated[str | None, Query(max_length=300)] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> History:
     """Every lease with how it ended: released, expired or force_released (and by whom)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
@@ -35,7 +35,7 @@ async def get_lock(request: Request, _user: CurrentUser) -> GpuLockView:
 async def force_release(
     request: Request,
     admin: AdminUser,
-    slot: Annotated[int | None, Query(ge=0, description="Only this slot (default: every held slot).")] = None,
+    slot: Annotated[int | None, Query(ge=0, le=63, description="Only this slot (default: every held slot).")] = None,
 ) -> list[dict[str, Any]]:
     """Cancel the job(s) holding the GPU and free the slot(s) now; the history records who did it."""
     capacity = request.app.state.settings.max_concurrent_jobs
@@ -65,7 +65,7 @@ async def take_slot(request: Request, admin: AdminUser, body: TakeGpuSlot) -> di
 @router.delete(
     "/maintenance/{slot}", response_model=Released, responses={**ADMIN_ERRORS, 404: {"description": "Not held"}}
 )
-async def release_slot(request: Request, admin: AdminUser, slot: int) -> Released:
+async def release_slot(request: Request, admin: AdminUser, slot: Annotated[int, Path(ge=0, le=63)]) -> Released:
     """Give back a slot taken for maintenance."""
     async with request.app.state.engine.begin() as conn:
         await locks.release(conn, admin, f"{POOL}/{slot}", POOL)
@@ -76,7 +76,7 @@ async def release_slot(request: Request, admin: AdminUser, slot: int) -> Release
 async def lock_history(
     request: Request,
     _user: CurrentUser,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> History:
     """Who used the GPU, when, for what, and how it ended (released, expired, force_released)."""
