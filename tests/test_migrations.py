@@ -10,8 +10,10 @@ from asyncio.subprocess import PIPE, STDOUT
 import asyncpg
 
 from app import db, migrate
+from app.models import Base
 
-TABLES = {"ai_jobs", "leases", "lease_history", "job_events", "system_settings", "pool_users"}
+# Every table the models describe (alembic_version is left out by `tables`).
+TABLES = set(Base.metadata.tables)
 
 
 async def tables(url: str) -> set[str]:
