@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+import warnings
 
 from app import cli_client, cli_users
 from app.config import ConfigError, Settings, load_settings
@@ -23,6 +24,10 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every start at INFO
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per plugin and step at INFO
+    # platformdirs (through pgserver) warns when XDG_RUNTIME_DIR is unset, as on servers and in containers.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

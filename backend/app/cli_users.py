@@ -47,7 +47,8 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
             print("No users yet: `aijobs users create NAME --admin`.")
         for row in rows:
             role = "admin" if row["is_admin"] else "user"
-            print(f"{row['id']:<24} {role:<6} keys: {row['active_keys']}  last seen: {row['last_seen'] or 'never'}")
+            seen = f"{row['last_seen']:%Y-%m-%d %H:%M} UTC" if row["last_seen"] else "never"
+            print(f"{row['id']:<24} {role:<6} keys: {row['active_keys']}  last seen: {seen}")
         for key in await users.list_keys(conn):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             print(f"  key {key.id:<5} {key.prefix}…  {key.user_id:<20} {state}  {key.label or ''}")
