@@ -35,6 +35,7 @@ format: install
 ## Print queue figures: enqueue rate, throughput, pickup latency, GPU idle gap, claim time.
 bench: install
 	$(PY) bench/queue_bench.py
+	$(PY) bench/api_bench.py --queue-depth 10000
 
 ## The Ollama stand-in on port 11434, for trying aijobs on a machine without Ollama.
 simulate-ollama: install

@@ -58,7 +58,7 @@ def test_bad_lease_requests_name_the_field(api: Api) -> None:
 
 async def test_an_expired_lease_is_free_and_recorded_as_expired(api: Api, engine: AsyncEngine) -> None:
     alice, bob = api.as_("alice"), api.as_("bob")
-    assert alice.post("/api/locks", json={**FOLDER, "ttl_seconds": 0.5}).status_code == 201
+    assert alice.post("/api/locks", json={**FOLDER, "ttl_seconds": 1}).status_code == 201
     async with engine.begin() as conn:  # as if alice's process had died a while ago
         await conn.execute(text("UPDATE leases SET expires_at = now() - interval '1 second'"))
     assert bob.get("/api/locks").json()["leases"] == []

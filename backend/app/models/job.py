@@ -78,6 +78,15 @@ class AIJob(Base):
         ),
         # When the next delayed retry is due, so an idle processor sleeps exactly until then.
         Index("ai_jobs_run_at_idx", "pool", "run_at", postgresql_where=text("status = 'queued'")),
+        # Recent run times, for ETAs.
+        Index(
+            "ai_jobs_recent_completed_idx",
+            "pool",
+            text("finished_at DESC"),
+            postgresql_where=text("status = 'completed'"),
+        ),
+        # Queue position and length: index-only range counts in queue order.
+        Index("ai_jobs_queue_order_idx", "pool", "priority", "created_at", postgresql_where=text("status = 'queued'")),
         Index("ai_jobs_user_created_idx", "user_id", text("created_at DESC")),
         Index("ai_jobs_status_idx", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index(

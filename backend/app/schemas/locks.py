@@ -15,20 +15,20 @@ class AcquireLease(BaseModel):
     key: str = Field(min_length=1, max_length=300, description="What to lock, e.g. `folder:/srv/repo`.")
     owner: str | None = Field(default=None, max_length=200, description="Shown as the holder; default: you.")
     task_id: str | None = Field(default=None, max_length=200, description="Your reference for the work.")
-    ttl_seconds: float = Field(default=300, gt=0, le=86400, description="Lapses unless renewed within this.")
+    ttl_seconds: float = Field(default=300, ge=1, le=86400, description="Lapses unless renewed within this.")
     details: str | None = Field(default=None, max_length=500)
 
 
 class RenewLease(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ttl_seconds: float = Field(default=300, gt=0, le=86400)
+    ttl_seconds: float = Field(default=300, ge=1, le=86400)
 
 
 class TakeGpuSlot(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ttl_seconds: float = Field(default=3600, gt=0, le=7 * 86400, description="Hold the slot at most this long.")
+    ttl_seconds: float = Field(default=3600, ge=1, le=7 * 86400, description="Hold the slot at most this long.")
     details: str | None = Field(default=None, max_length=500, description="Why, e.g. `driver update`.")
 
 

@@ -72,7 +72,12 @@ async def submit(
     if reject_if_busy and lock.locked:
         first = lock.holders[0]
         raise GpuBusy(first.busy_message(), {"holder": first.as_dict(), "holders": [h.as_dict() for h in lock.holders]})
-    queued = (await conn.execute(text(queries.QUEUED_COUNT_FOR_USER), {"user_id": user.id})).scalar_one()
+    queued = (
+        await conn.execute(
+            text(queries.QUEUED_COUNT_FOR_USER),
+            {"pool": "gpu", "user_id": user.id, "limit": settings.max_queued_per_user},
+        )
+    ).scalar_one()
     if queued >= settings.max_queued_per_user:
         raise TooManyRequests(
             f"You already have {queued} jobs queued (MAX_QUEUED_PER_USER={settings.max_queued_per_user}). "

@@ -49,9 +49,11 @@ GET_JOB = f"SELECT {JOB_COLUMNS} FROM ai_jobs WHERE id = :job_id"
 # How many queued jobs of the pool run before this one (by priority, then age; fairness can only
 # move a job earlier, so this is an upper bound).
 QUEUE_POSITION = """
-SELECT count(*) FROM ai_jobs q, ai_jobs me
-WHERE me.id = :job_id AND q.status = 'queued' AND q.pool = me.pool AND q.id <> me.id
-  AND (q.priority > me.priority OR (q.priority = me.priority AND q.created_at < me.created_at))
+SELECT (SELECT count(*) FROM ai_jobs q
+        WHERE q.status = 'queued' AND q.pool = me.pool AND q.priority > me.priority)
+     + (SELECT count(*) FROM ai_jobs q
+        WHERE q.status = 'queued' AND q.pool = me.pool AND q.priority = me.priority AND q.created_at < me.created_at)
+FROM ai_jobs me WHERE me.id = :job_id
 """
 
 # Cheap pre-check before a claim: are all slots of the pool held (and not expired)?
@@ -266,7 +268,12 @@ SELECT min(run_at) FROM ai_jobs WHERE pool = :pool AND status = 'queued' AND run
 
 # ---- the job API (issue: HTTP API) ---------------------------------------------------------------
 
-QUEUED_COUNT_FOR_USER = "SELECT count(*) FROM ai_jobs WHERE user_id = :user_id AND status = 'queued'"
+# Counted only up to the quota: the answer is "under" or "at" the limit, however deep the queue.
+QUEUED_COUNT_FOR_USER = """
+SELECT count(*) FROM (
+    SELECT 1 FROM ai_jobs WHERE pool = :pool AND user_id = :user_id AND status = 'queued' LIMIT :limit
+) mine
+"""
 
 # Failed or cancelled → queued again, as a new attempt with its history kept in job_events.
 RETRY_ENDED_JOB = f"""
@@ -331,7 +338,12 @@ SELECT avg(seconds) FROM (
 ) recent
 """
 
-QUEUE_LENGTH = "SELECT count(*) FROM ai_jobs WHERE pool = :pool AND status = 'queued'"
+# Exact up to QUEUE_LENGTH_CAP: counting a pathological 100k-deep queue on every status call would
+# cost more than the number is worth (the stats endpoint counts exactly).
+QUEUE_LENGTH_CAP = 10_000
+QUEUE_LENGTH = f"""
+SELECT count(*) FROM (SELECT 1 FROM ai_jobs WHERE pool = :pool AND status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) q
+"""
 
 # Finished jobs past retention; never queued or running ones (their events go with them, by cascade).
 DELETE_OLD_JOBS = """

@@ -105,29 +105,22 @@ async def issue_key(conn: AsyncConnection, user_id: str, *, label: str | None = 
 
 
 async def user_for_key(conn: AsyncConnection, key: str) -> User | None:
-    """The live key's user, noting when the key was last used (at most once a minute, to spare writes)."""
+    """The live key's user. When the key was last used is noted at most once a minute, to spare writes."""
     row = (
         await conn.execute(
             text(
-                "UPDATE api_keys k SET last_used_at = now() FROM users u "
-                "WHERE k.key_hash = :hash AND k.revoked_at IS NULL AND u.id = k.user_id "
-                "  AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') "
-                "RETURNING u.id, u.username, u.is_admin"
+                "SELECT u.id, u.username, u.is_admin, k.id AS key_id, "
+                "       (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale "
+                "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = :hash AND k.revoked_at IS NULL"
             ),
             {"hash": hash_key(key)},
         )
     ).first()
     if row is None:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT u.id, u.username, u.is_admin FROM api_keys k JOIN users u ON u.id = k.user_id "
-                    "WHERE k.key_hash = :hash AND k.revoked_at IS NULL"
-                ),
-                {"hash": hash_key(key)},
-            )
-        ).first()
-    return User(id=row.id, username=row.username, is_admin=row.is_admin) if row else None
+        return None
+    if row.stale:
+        await conn.execute(text("UPDATE api_keys SET last_used_at = now() WHERE id = :id"), {"id": row.key_id})
+    return User(id=row.id, username=row.username, is_admin=row.is_admin)
 
 
 async def remember(conn: AsyncConnection, user: User) -> None:
