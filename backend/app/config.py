@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     ollama_read_timeout: float = Field(
         default=120.0, gt=0, description="Seconds Ollama may stay silent mid-request before the attempt is retried."
     )
+    default_model: str = Field(
+        default="tinyllama", description="Model for canvas and report jobs that do not name one."
+    )
     max_concurrent_jobs: int = Field(default=1, ge=1, le=64, description="GPU slots: jobs that may run at once.")
     job_processing_interval: float = Field(
         default=5.0, gt=0, le=3600, description="Safety-net poll in seconds; wake-ups normally come by NOTIFY."

@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.services import queue
 from app.services.processor import Processor
+from tests.support.jobs import TERMINAL, leases_held, submit
 from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
-
-TERMINAL = {"completed", "failed", "cancelled"}
-
-
-@pytest.fixture
-async def processor(
-    engine: AsyncEngine, database: str, sim: Simulator, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Processor]:
-    proc = Processor(settings=make_settings(ollama_base_url=sim.base_url), engine=engine, database_url=database)
-    await proc.start()
-    await until(lambda: _true(proc.listener.connected.is_set()), what="LISTEN connection")
-    yield proc
-    await proc.stop(grace=0)
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
-async def submit(engine: AsyncEngine, job_type: str = "generate", **fields: object) -> queue.Job:
-    request = fields.pop("request", {"model": "tinyllama", "prompt": "Why is the sky blue?"})
-    new = queue.NewJob(user_id="alice", username="alice", job_type=job_type, request_data=request, **fields)  # type: ignore[arg-type]
-    async with engine.begin() as conn:
-        return (await queue.enqueue(conn, new)).job
-
-
-async def leases_held(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(text("SELECT count(*) FROM leases"))).scalar_one())
 
 
 async def test_generate_streams_into_progress_and_completes(
@@ -114,7 +84,7 @@ async def test_cancel_running_job_closes_the_stream_and_frees_the_slot(
 ) -> None:
     sim.configure(token_delay=0.1, tokens=200)
     job = await submit(engine)
-    await until(lambda: _true(sim.stats()["in_flight"] == 1), what="generation in flight")
+    await until(lambda: sim.stats()["in_flight"] == 1, what="generation in flight")
     cancelled_at = time.monotonic()
     async with engine.begin() as conn:
         assert await queue.request_cancel(conn, job.id, by="alice") == "running"

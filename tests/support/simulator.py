@@ -55,7 +55,8 @@ class Simulator:
 
     def fail(self, kind: str, count: int = 1, endpoints: Sequence[str] | None = None) -> dict[str, Any]:
         """Make the next `count` matching requests fail: busy, error500, drop, midstream,
-        not_found or bad_request. Endpoints default to generate, chat, embed and embeddings."""
+        not_found, bad_request, or invalid_json (a `format` answer cut in half; generate and chat only).
+        Endpoints default to generate, chat, embed and embeddings."""
         body: dict[str, Any] = {"kind": kind, "count": count}
         if endpoints is not None:
             body["endpoints"] = list(endpoints)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -15,10 +16,13 @@ from app.services import queue
 T = TypeVar("T")
 
 
-async def until(check: Callable[[], Awaitable[T]], within: float = 20.0, what: str = "condition") -> T:
+async def until(check: Callable[[], Awaitable[T] | T], within: float = 20.0, what: str = "condition") -> T:
+    """Poll `check` (plain or async) until it returns something truthy; fail with `what` after `within` s."""
     deadline = time.monotonic() + within
     while True:
-        value = await check()
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() > deadline:

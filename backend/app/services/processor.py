@@ -229,7 +229,17 @@ class Processor:
                 raise PermanentError(f"Unknown job type {job.job_type!r}.")
             request = handler.parse(job.request_data)
             async with asyncio.timeout(job.timeout_seconds):
-                result = await handler.run(JobContext(job=job, ollama=self.ollama, progress=progress), request)
+                result = await handler.run(
+                    JobContext(
+                        job=job,
+                        ollama=self.ollama,
+                        progress=progress,
+                        engine=self.engine,
+                        coordinate_loads=self.capacity > 1,
+                        default_model=self.settings.default_model,
+                    ),
+                    request,
+                )
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             await self._after_stop(running)

@@ -30,9 +30,12 @@ def _failure_request(data: dict[str, Any]) -> tuple[str, int, tuple[str, ...]]:
     count = data.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a whole number >= 1, got {count!r}")
-    endpoints = data.get("endpoints") or list(GPU_ENDPOINTS)
+    text_endpoints = ["generate", "chat"]  # only a model's text answer can be malformed
+    endpoints = data.get("endpoints") or (text_endpoints if kind == "invalid_json" else list(GPU_ENDPOINTS))
     if not isinstance(endpoints, list) or not set(endpoints) <= set(ENDPOINTS):
         raise ValueError(f"endpoints must be a list drawn from {list(ENDPOINTS)}, got {endpoints!r}")
+    if kind == "invalid_json" and not set(endpoints) <= set(text_endpoints):
+        raise ValueError("invalid_json applies to generate and chat only")
     return kind, count, tuple(endpoints)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -201,6 +202,9 @@ def _reply(
     failure = state.take_failure(endpoint)
     if plan is None:
         return _load_or_unload(job, shape, failure, endpoint)
+    if failure == "invalid_json":  # the answer is cut short, as when num_predict ends it mid-object
+        plan = dataclasses.replace(plan, tokens=plan.tokens[: max(1, len(plan.tokens) // 2)], done_reason="length")
+        failure = None
     if failure and failure != "midstream":
         return failure_response(failure, endpoint, job.raw_model)
     return WorkResponse(_generate_events(job, shape, plan, midstream=failure == "midstream"))

@@ -16,7 +16,7 @@ from app.simulator.models import Catalogue, ModelEntry
 # Requests that occupy the GPU (loads and unloads go through generate/chat/embed too).
 GPU_ENDPOINTS = ("generate", "chat", "embed", "embeddings")
 ENDPOINTS = (*GPU_ENDPOINTS, "show", "tags", "ps", "pull", "create", "delete", "version", "blobs")
-FAIL_KINDS = ("busy", "error500", "drop", "midstream", "not_found", "bad_request")
+FAIL_KINDS = ("busy", "error500", "drop", "midstream", "not_found", "bad_request", "invalid_json")
 LOG_LIMIT = 10_000
 DEFAULT_NUM_CTX = 4096
 

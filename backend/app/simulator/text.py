@@ -107,6 +107,9 @@ class _SchemaFiller:
     def __init__(self, root: dict[str, Any], vocabulary: Iterator[str]) -> None:
         self.root = root
         self.vocabulary = vocabulary
+        # A coherent answer refers to what it defined: `id` values are unique, and string properties
+        # named `source`/`target` (a graph's edges) name ids generated earlier in the same reply.
+        self.ids: list[str] = []
 
     def value(self, schema: Any, depth: int = 0) -> Any:
         if not isinstance(schema, dict) or depth > _MAX_DEPTH:
@@ -136,10 +139,21 @@ class _SchemaFiller:
 
     def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         properties = schema.get("properties") or {}
-        result = {name: self.value(sub, depth + 1) for name, sub in properties.items()}
+        result = {name: self._property(name, sub, depth) for name, sub in properties.items()}
         for name in schema.get("required") or []:
             result.setdefault(name, self._word())
         return result
+
+    def _property(self, name: str, schema: Any, depth: int) -> Any:
+        is_string = isinstance(schema, dict) and _type_of(schema) == "string" and "enum" not in schema
+        if is_string and name in ("source", "target") and self.ids:
+            return self.ids[0] if name == "source" else self.ids[-1]
+        value = self.value(schema, depth + 1)
+        if is_string and name == "id" and isinstance(value, str):
+            while value in self.ids:
+                value = f"{value}-{len(self.ids) + 1}"
+            self.ids.append(value)
+        return value
 
     def _array(self, schema: dict[str, Any], depth: int) -> list[Any]:
         if isinstance(schema.get("prefixItems"), list):

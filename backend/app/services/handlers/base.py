@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import ollama
 import pydantic
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.services.job_errors import PermanentError
 from app.services.progress import ProgressReporter
@@ -21,6 +22,9 @@ class JobContext:
     job: Job
     ollama: ollama.AsyncClient
     progress: ProgressReporter
+    engine: AsyncEngine | None = None  # for coordination beyond the job itself (one load per model)
+    coordinate_loads: bool = False  # several GPU slots: two jobs could otherwise load one model twice
+    default_model: str = "tinyllama"  # for job types whose request may leave the model out
 
 
 def describe_validation_error(error: pydantic.ValidationError) -> str:

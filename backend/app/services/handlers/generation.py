@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.handlers.base import JobContext, JobHandler
+from app.services.handlers.model_loads import ensure_loaded
 
 KeepAlive = float | str
 
@@ -45,7 +46,9 @@ class ChatRequest(_OllamaOptions):
 FINAL_FIELDS = ("done_reason", "total_duration", "load_duration", "prompt_eval_count", "eval_count", "eval_duration")
 
 
-async def _stream_text(ctx: JobContext, chunks: AsyncIterator[Any], text_of: Any) -> tuple[str, dict[str, Any]]:
+async def stream_text(
+    ctx: JobContext, chunks: AsyncIterator[Any], text_of: Any, message: str = "generating"
+) -> tuple[str, dict[str, Any]]:
     """Consume a stream, reporting text as it arrives. `aclosing` closes the HTTP stream on every exit,
     cancellation included, so Ollama stops generating when the job is cancelled."""
     parts: list[str] = []
@@ -54,7 +57,7 @@ async def _stream_text(ctx: JobContext, chunks: AsyncIterator[Any], text_of: Any
         async for chunk in stream:
             piece = text_of(chunk) or ""
             parts.append(piece)
-            ctx.progress.update(text_delta=piece, tokens=len(parts), message="generating")
+            ctx.progress.update(text_delta=piece, tokens=len(parts), message=message)
             if chunk.done:
                 final = {name: getattr(chunk, name, None) for name in FINAL_FIELDS}
     return "".join(parts), final
@@ -67,8 +70,9 @@ class GenerateHandler(JobHandler[GenerateRequest]):
 
     async def run(self, ctx: JobContext, request: GenerateRequest) -> dict[str, Any]:
         ctx.progress.update(message=f"waiting for {request.model}", percent=0)
+        await ensure_loaded(ctx, request.model, request.keep_alive)
         chunks = await ctx.ollama.generate(stream=True, **request.model_dump(exclude_none=True))
-        text, final = await _stream_text(ctx, chunks, lambda chunk: chunk.response)
+        text, final = await stream_text(ctx, chunks, lambda chunk: chunk.response)
         return {"model": request.model, "response": text, **final}
 
 
@@ -79,6 +83,7 @@ class ChatHandler(JobHandler[ChatRequest]):
 
     async def run(self, ctx: JobContext, request: ChatRequest) -> dict[str, Any]:
         ctx.progress.update(message=f"waiting for {request.model}", percent=0)
+        await ensure_loaded(ctx, request.model, request.keep_alive)
         chunks = await ctx.ollama.chat(stream=True, **request.model_dump(exclude_none=True))
-        text, final = await _stream_text(ctx, chunks, lambda chunk: chunk.message.content)
+        text, final = await stream_text(ctx, chunks, lambda chunk: chunk.message.content)
         return {"model": request.model, "message": {"role": "assistant", "content": text}, **final}
