@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -20,10 +21,11 @@ from app import db, migrate
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
-from app.routes import admin, health, jobs, leases, lock, metrics
+from app.routes import admin, health, jobs, leases, lock, metrics, models, ollama_compat, openai_compat
 from app.services import users
 from app.services.auth import Authenticator
 from app.services.processor import Processor
+from app.services.progress import ProgressHub
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +97,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auth_mode == "apikey":
             await announce_first_admin(engine)
         app.state.authenticator = Authenticator(settings, engine)
+        app.state.hub = ProgressHub()
+        app.state.background_tasks = set()
+        app.state.ollama_http = httpx.AsyncClient(
+            base_url=settings.ollama_base_url,
+            timeout=httpx.Timeout(settings.ollama_read_timeout, connect=settings.ollama_connect_timeout),
+        )
         processor = None
         if settings.run_processor:
-            processor = Processor(settings=settings, engine=engine, database_url=url)
+            processor = Processor(settings=settings, engine=engine, database_url=url, hub=app.state.hub)
             await processor.start()
         app.state.settings, app.state.engine, app.state.processor = settings, engine, processor
         log.info("aijobs ready on http://%s:%d", settings.host, settings.port)
@@ -106,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if processor is not None:
                 await processor.stop()
+            await app.state.ollama_http.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -125,6 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
         )
     app.include_router(health.router)
-    for module in (jobs, lock, leases, admin, metrics):
+    for module in (jobs, lock, leases, admin, metrics, models, ollama_compat, openai_compat):
         app.include_router(module.router)
     return app

@@ -29,12 +29,18 @@ class PermanentError(JobError):
     kind = "permanent"
 
 
+class ModelNotFound(PermanentError):
+    """Ollama does not have the model (its 404)."""
+
+    kind = "not_found"
+
+
 def _ollama_response_error(error: ollama.ResponseError) -> JobError:
     status = error.status_code
     if status == -1:
         return TransientError(f"Ollama failed mid-answer: {error.error}")
     if status == 404:
-        return PermanentError(f"Ollama: {error.error} (404). Pull the model first, or pick one from /api/tags.")
+        return ModelNotFound(f"Ollama: {error.error} (404). Pull the model first, or pick one from /api/tags.")
     if status == 429 or status >= 500:
         return TransientError(f"Ollama answered {status}: {error.error}")
     return PermanentError(f"Ollama rejected the request ({status}): {error.error}")

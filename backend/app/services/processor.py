@@ -27,7 +27,7 @@ from app.services.backoff import retry_delay
 from app.services.handlers import HANDLERS, JobContext, JobHandler
 from app.services.job_errors import JobError, PermanentError, TransientError, classify
 from app.services.listener import Listener
-from app.services.progress import ProgressReporter
+from app.services.progress import ProgressHub, ProgressReporter
 from app.services.rescuer import Rescuer, Retention
 from app.services.tasks import TaskGroup
 
@@ -55,9 +55,11 @@ class Processor:
         database_url: str,
         handlers: dict[str, JobHandler] | None = None,
         pool: str = "gpu",
+        hub: ProgressHub | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.hub = hub  # in-process listeners to running jobs' progress
         self.pool = pool
         self.capacity = settings.max_concurrent_jobs
         self.worker_id = new_worker_id()
@@ -195,7 +197,9 @@ class Processor:
     async def _run(self, running: RunningJob) -> None:
         job = running.job
         running.progress = ProgressReporter(
-            lambda state: self._write(queue.update_progress, job, state), self.settings.progress_write_interval
+            lambda state: self._write(queue.update_progress, job, state),
+            self.settings.progress_write_interval,
+            listener=(lambda event: self.hub.publish(job.id, event)) if self.hub else None,
         )
         helpers = [
             asyncio.create_task(self._heartbeat(running), name=f"heartbeat {job.id}"),
@@ -207,6 +211,8 @@ class Processor:
             for helper in helpers:
                 helper.cancel()
             self.running.pop(job.id, None)
+            if self.hub is not None:
+                self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
         await self._hand_off()
 
     async def _hand_off(self) -> None:

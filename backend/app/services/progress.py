@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 Writer = Callable[[dict[str, Any]], Awaitable[Any]]
+Listener = Callable[[dict[str, Any]], None]
+
+
+class ProgressHub:
+    """In-process fan-out of running jobs' progress (each update, with its text delta) to whoever waits
+    on them in this process: the drop-in Ollama/OpenAI front streams tokens from here as they arrive.
+    Other processes see the job row instead, written at a bounded rate."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[uuid.UUID, set[asyncio.Queue[dict[str, Any]]]] = {}
+
+    def subscribe(self, job_id: uuid.UUID) -> asyncio.Queue[dict[str, Any]]:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._subscribers.setdefault(job_id, set()).add(inbox)
+        return inbox
+
+    def unsubscribe(self, job_id: uuid.UUID, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+        subscribers = self._subscribers.get(job_id)
+        if subscribers is not None:
+            subscribers.discard(inbox)
+            if not subscribers:
+                del self._subscribers[job_id]
+
+    def publish(self, job_id: uuid.UUID, event: dict[str, Any]) -> None:
+        for inbox in self._subscribers.get(job_id, ()):
+            inbox.put_nowait(event)
 
 
 class ProgressReporter:
@@ -17,9 +44,10 @@ class ProgressReporter:
     calls `flush()` too, as a safety net.
     """
 
-    def __init__(self, write: Writer, interval: float) -> None:
+    def __init__(self, write: Writer, interval: float, listener: Listener | None = None) -> None:
         self._write = write
         self._interval = interval
+        self._listener = listener
         self._changed = asyncio.Event()
         self.state: dict[str, Any] = {}
 
@@ -29,6 +57,8 @@ class ProgressReporter:
         if text_delta:
             self.state["text"] = self.state.get("text", "") + text_delta
         self._changed.set()
+        if self._listener is not None:
+            self._listener({**fields, "text_delta": text_delta})
 
     async def run(self) -> None:
         while True:

@@ -21,13 +21,17 @@ class _OllamaOptions(BaseModel):
     format: Literal["json"] | dict[str, Any] | None = Field(default=None, description='"json" or a JSON Schema.')
     options: dict[str, Any] | None = Field(default=None, description="Ollama options: temperature, num_ctx, …")
     keep_alive: KeepAlive | None = Field(default=None, description='How long the model stays loaded, e.g. "5m".')
-    think: bool | None = None
+    think: bool | str | None = Field(default=None, description="Thinking mode, for thinking models.")
 
 
 class GenerateRequest(_OllamaOptions):
     prompt: str = Field(min_length=1, description="The prompt.")
     system: str | None = None
     images: list[str] | None = Field(default=None, description="Base64-encoded images for multimodal models.")
+    suffix: str | None = None
+    template: str | None = None
+    context: list[int] | None = None
+    raw: bool | None = None
 
 
 class ChatMessage(BaseModel):

@@ -1,0 +1,140 @@
+"""Model management, `/api/v1/models`: what Ollama has and has loaded; load and unload as queued jobs
+through the GPU slot (so a load never overlaps a generation); name checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.errors import InvalidInput
+from app.routes.deps import CurrentUser
+from app.routes.jobs import lock_view
+from app.schemas.jobs import JobResult, SubmitJob
+from app.services import jobs, locks, models
+from app.services.model_names import InvalidModelName, parse
+from app.services.users import User
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or bad token"},
+    502: {"description": "Ollama is unreachable"},
+}
+Wait = Annotated[bool, Query(description="Wait for the job to end (up to MAX_WAIT_SECONDS) and return its result.")]
+
+
+class LoadModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, max_length=300, examples=["tinyllama:latest"])
+    keep_alive: float | str | None = Field(default=None, description='e.g. "30m"; -1 keeps it loaded.')
+
+
+class ValidateName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=400, examples=["hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M"])
+
+
+def check_name(name: str) -> str:
+    try:
+        parse(name)
+    except InvalidModelName as error:
+        raise InvalidInput(f"Invalid model name {name!r}: {error}.", {"field": "name", "rule": str(error)}) from error
+    return name
+
+
+async def queue_model_job(request: Request, user: User, job_type: str, body: dict[str, Any], wait: bool) -> Any:
+    settings = request.app.state.settings
+    async with request.app.state.engine.begin() as conn:
+        submitted = await jobs.submit(
+            conn, user, SubmitJob(job_type=job_type, request=body, details=body["model"]), settings
+        )
+    job = submitted.job
+    if wait:
+        ended = await jobs.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
+        if ended is not None:
+            result = JobResult(
+                job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message
+            )
+            return JSONResponse(result.model_dump(mode="json"), status_code=200)
+    return JSONResponse(
+        {
+            "success": True,
+            "job_id": str(job.id),
+            "status": job.status,
+            "message": f"{job_type} queued",
+            "position": submitted.position,
+        },
+        status_code=status.HTTP_202_ACCEPTED,
+    )
+
+
+@router.get("/list", responses=ERRORS)
+async def list_models(request: Request, _user: CurrentUser) -> dict[str, Any]:
+    """Ollama's models, each with whether it is loaded now (and its VRAM use)."""
+    found = await models.catalogue(request.app.state.ollama_http)
+    return {"models": found, "count": len(found)}
+
+
+@router.get("/resources", responses=ERRORS)
+async def resources(request: Request, _user: CurrentUser) -> dict[str, Any]:
+    """This process's memory and CPU, the loaded models with their VRAM, the model count, the GPU holder."""
+    client = request.app.state.ollama_http
+    loaded = await models.loaded(client)
+    async with request.app.state.engine.connect() as conn:
+        lock = await locks.gpu_lock(conn, "gpu", request.app.state.settings.max_concurrent_jobs)
+    return {
+        "process": models.process_usage(),
+        "loaded_models": [
+            {
+                "name": entry["name"],
+                "size": entry.get("size"),
+                "size_vram": entry.get("size_vram"),
+                "expires_at": entry.get("expires_at"),
+            }
+            for entry in loaded
+        ],
+        "vram_bytes": sum(int(entry.get("size_vram") or 0) for entry in loaded),
+        "model_count": len(await models.catalogue(client)),
+        "gpu": lock_view(lock).model_dump(mode="json"),
+    }
+
+
+@router.post(
+    "/validate-version",
+    responses={401: {"description": "No or bad token"}, 422: {"description": "The name breaks a rule; which one"}},
+)
+async def validate_version(body: ValidateName, _user: CurrentUser) -> dict[str, Any]:
+    """Check a model name against Ollama's rules: `[host/][namespace/]model[:tag]`."""
+    name = parse(check_name(body.name))
+    return {
+        "valid": True,
+        "name": body.name,
+        "canonical": name.canonical,
+        "host": name.host,
+        "namespace": name.namespace,
+        "model": name.model,
+        "tag": name.tag,
+    }
+
+
+@router.post("/load", status_code=202, responses={**ERRORS, 200: {"description": "With ?wait=true: the result"}})
+async def load(request: Request, user: CurrentUser, body: LoadModel, wait: Wait = False) -> Any:
+    """Queue a `model.load` job (it waits for the GPU slot like any job)."""
+    check_name(body.model)
+    return await queue_model_job(request, user, "model.load", body.model_dump(exclude_none=True), wait)
+
+
+@router.get("/{name:path}/status", responses={**ERRORS, 404: {"description": "Ollama has no such model"}})
+async def model_status(request: Request, _user: CurrentUser, name: str) -> dict[str, Any]:
+    """Available, loaded, size, size_vram, expires_at."""
+    return await models.status(request.app.state.ollama_http, check_name(name))
+
+
+@router.delete("/{name:path}/unload", status_code=202, responses={**ERRORS, 200: {"description": "With ?wait=true"}})
+async def unload(request: Request, user: CurrentUser, name: str, wait: Wait = False) -> Any:
+    """Queue a `model.unload` job (`keep_alive: 0`)."""
+    return await queue_model_job(request, user, "model.unload", {"model": check_name(name)}, wait)

@@ -1,0 +1,95 @@
+"""What the drop-in Ollama and OpenAI fronts share: submit a request as a job for the caller, wait for
+its first output (cancelling it if the caller leaves meanwhile), stream the rest, and cancel the job
+if the caller disconnects mid-stream, so the GPU stops."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+
+from app.schemas.jobs import SubmitJob
+from app.services import jobs, queue, relay
+from app.services.users import User
+
+DISCONNECT_CHECK_SECONDS = 0.5
+ERROR_STATUS = {"not_found": 404, "timeout": 504, "queue_timeout": 503, "cancelled": 499}
+
+
+class CallerGone(Exception):
+    """The HTTP caller disconnected before the job produced anything; the job was cancelled."""
+
+
+async def submit(request: Request, user: User, job_type: str, body: dict[str, Any], details: str) -> queue.Job:
+    """Queue `body` as a `job_type` job for `user` (validated like any submission; AppError on bad input)."""
+    state = request.app.state
+    submission = SubmitJob(job_type=job_type, request=body, details=details)
+    async with state.engine.begin() as conn:
+        return (await jobs.submit(conn, user, submission, state.settings)).job
+
+
+def cancel_soon(request: Request, job_id: uuid.UUID, who: str) -> None:
+    """Cancel the job from a task of its own: the caller's request is being torn down (its task is
+    cancelled), so the cancel must not depend on it."""
+    state = request.app.state
+
+    async def cancel() -> None:
+        async with state.engine.begin() as conn:
+            await queue.request_cancel(conn, job_id, by=f"{who} (client disconnected)")
+
+    task = asyncio.create_task(cancel())
+    state.background_tasks.add(task)
+    task.add_done_callback(state.background_tasks.discard)
+
+
+class Follower:
+    """The job's output as an async iterator, started early so the first event can be awaited apart."""
+
+    def __init__(self, request: Request, job: queue.Job, user: User) -> None:
+        self.request = request
+        self.job = job
+        self.user = user
+        self.events = relay.follow(request.app.state.engine, request.app.state.hub, job.id)
+        self.ended: queue.Job | None = None
+
+    async def first(self) -> relay.Text | relay.Ended:
+        """Wait for the first token (or the end), watching for the caller leaving while the job queues."""
+        pending = asyncio.ensure_future(anext(self.events))
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=DISCONNECT_CHECK_SECONDS)
+            if done:
+                return self._seen(pending.result())
+            if await self.request.is_disconnected():
+                pending.cancel()
+                cancel_soon(self.request, self.job.id, self.user.username)
+                raise CallerGone
+
+    async def rest(self) -> AsyncIterator[relay.Text | relay.Ended]:
+        try:
+            async for event in self.events:
+                yield self._seen(event)
+        finally:
+            if self.ended is None:  # the caller went away mid-stream: stop the GPU work
+                cancel_soon(self.request, self.job.id, self.user.username)
+
+    async def text(self) -> tuple[str, queue.Job]:
+        """Everything, for a caller that did not ask for a stream."""
+        parts: list[str] = []
+        event = await self.first()
+        while True:
+            if isinstance(event, relay.Ended):
+                return "".join(parts), event.job
+            parts.append(event.delta)
+            event = self._seen(await anext(self.events))
+
+    def _seen(self, event: relay.Text | relay.Ended) -> relay.Text | relay.Ended:
+        if isinstance(event, relay.Ended):
+            self.ended = event.job
+        return event
+
+
+def failure_status(job: queue.Job) -> int:
+    return ERROR_STATUS.get(job.error_kind or "", 500)
