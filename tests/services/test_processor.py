@@ -57,7 +57,7 @@ async def test_unknown_model_fails_at_once_with_ollamas_message(
 ) -> None:
     job = await submit(engine, request={"model": "nosuchmodel", "prompt": "hi"})
     done = await job_reaches(engine, job.id, TERMINAL)
-    assert done.status == "failed" and done.error_kind == "permanent"
+    assert done.status == "failed" and done.error_kind == "not_found"
     assert "model 'nosuchmodel' not found" in (done.error_message or "")
     assert done.retry_count == 0 and sim.stats()["requests"]["generate"] == 1
 
