@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import db, migrate
 from app.config import Settings, load_settings
 
+# A real `aijobs serve` with three users (alice, bob, admin), for route, socket and deployment tests.
+from tests.support.api import api, start_api, users  # noqa: F401  (fixtures)
+
 if TYPE_CHECKING:
     from tests.support.simulator import Simulator
 

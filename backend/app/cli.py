@@ -33,7 +33,7 @@ def _configure_logging(settings: Settings) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_asgi_app
 
     if args.host:
         settings.host = args.host
@@ -42,7 +42,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.no_processor:
         settings.run_processor = False
     uvicorn.run(
-        create_app(settings),
+        create_asgi_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -55,12 +55,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 async def _run_worker(settings: Settings) -> None:
     from app import db, migrate
     from app.main import resolve_database_url
+    from app.services.events import Events
+    from app.services.pg_manager import PostgresManager
     from app.services.processor import Processor
 
     url = await resolve_database_url(settings)
     await migrate.upgrade_async(url)
     engine = db.create_engine(url)
-    processor = Processor(settings=settings, engine=engine, database_url=url)
+    # Write-only: the worker has no Socket.IO clients; its events reach them through the API replicas.
+    manager = PostgresManager(url, write_only=True)
+
+    async def emit(event: str, data: dict[str, object], rooms: list[str] | None) -> None:
+        await manager.emit(event, data, namespace="/", to=rooms)
+
+    events = Events(
+        emit, engine, capacity=settings.max_concurrent_jobs, progress_interval=settings.socket_progress_interval
+    )
+    events.start()
+    processor = Processor(settings=settings, engine=engine, database_url=url, events=events)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -69,6 +81,8 @@ async def _run_worker(settings: Settings) -> None:
     print(f"aijobs worker {processor.worker_id} running ({settings.max_concurrent_jobs} GPU slot(s))", flush=True)
     await stop.wait()
     await processor.stop()
+    await events.stop()
+    await manager.close()
     await engine.dispose()
 
 

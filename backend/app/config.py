@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     progress_write_interval: float = Field(
         default=0.5, gt=0, description="At most one progress write per job per this many seconds."
     )
+    socket_progress_interval: float = Field(
+        default=0.1, gt=0, le=10, description="At most one Socket.IO `job:progress` per job per this many seconds."
+    )
     run_processor: bool = Field(
         default=True, description="Run the job processor inside the API process (false: use `aijobs worker`)."
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+import socketio
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -17,13 +19,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import db, migrate
+from app import db, migrate, sockets
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
 from app.routes import admin, health, jobs, leases, lock, metrics, models, ollama_compat, openai_compat
 from app.services import users
 from app.services.auth import Authenticator
+from app.services.events import Events
 from app.services.processor import Processor
 from app.services.progress import ProgressHub
 
@@ -86,6 +89,19 @@ async def announce_first_admin(engine: AsyncEngine) -> None:
         print(banner, file=sys.stderr, flush=True)
 
 
+def socket_emitter(sio: socketio.AsyncServer) -> Callable[[str, dict[str, Any], list[str] | None], Awaitable[Any]]:
+    async def emit(event: str, data: dict[str, Any], rooms: list[str] | None) -> None:
+        await sio.emit(event, data, to=rooms)
+
+    return emit
+
+
+def create_asgi_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    """What uvicorn serves: Socket.IO at /socket.io, everything else the FastAPI app."""
+    app = create_app(settings)
+    return socketio.ASGIApp(app.state.sio, other_asgi_app=app)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
@@ -97,6 +113,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auth_mode == "apikey":
             await announce_first_admin(engine)
         app.state.authenticator = Authenticator(settings, engine)
+        manager = app.state.sio.manager
+        manager.database_url = url
+        app.state.sio.manager_initialized = True  # listen now, not at the first client's connect
+        manager.initialize()
+        events = Events(
+            socket_emitter(app.state.sio),
+            engine,
+            capacity=settings.max_concurrent_jobs,
+            progress_interval=settings.socket_progress_interval,
+        )
+        events.start()
+        app.state.events = events
         app.state.hub = ProgressHub()
         app.state.background_tasks = set()
         app.state.ollama_http = httpx.AsyncClient(
@@ -105,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         processor = None
         if settings.run_processor:
-            processor = Processor(settings=settings, engine=engine, database_url=url, hub=app.state.hub)
+            processor = Processor(settings=settings, engine=engine, database_url=url, hub=app.state.hub, events=events)
             await processor.start()
         app.state.settings, app.state.engine, app.state.processor = settings, engine, processor
         log.info("aijobs ready on http://%s:%d", settings.host, settings.port)
@@ -114,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if processor is not None:
                 await processor.stop()
+            await events.stop()
+            await manager.close()
             await app.state.ollama_http.aclose()
             await engine.dispose()
 
@@ -123,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.sio = sockets.create_server(app, settings.cors_origins)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:

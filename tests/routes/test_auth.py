@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.routes.conftest import Api
+from tests.support.api import Api
 
 GENERATE = {"job_type": "generate", "request": {"model": "tinyllama", "prompt": "hello"}}
 

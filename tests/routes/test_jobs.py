@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.routes.conftest import Api
+from tests.support.api import Api
 from tests.support.simulator import Simulator
 
 GENERATE = {"job_type": "generate", "request": {"model": "tinyllama", "prompt": "Why is the sky blue?"}}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.routes.conftest import Api
 from tests.routes.test_jobs import GENERATE, wait_for_status
+from tests.support.api import Api
 from tests.support.simulator import Simulator
 
 FOLDER = {"key": "folder:/srv/repo", "owner": "deploy-bot", "task_id": "T-9", "ttl_seconds": 60, "details": "sync"}

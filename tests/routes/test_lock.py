@@ -7,8 +7,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.routes.conftest import Api
 from tests.routes.test_jobs import wait_for_status
+from tests.support.api import Api
 from tests.support.simulator import Simulator
 
 REPORT_LIKE = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.routes.conftest import Api
+from tests.support.api import Api
 from tests.support.simulator import Simulator
 
 

@@ -11,7 +11,7 @@ import ollama
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.routes.conftest import Api
+from tests.support.api import Api
 from tests.support.jobs import TERMINAL, leases_held
 from tests.support.simulator import Simulator
 from tests.support.waiting import until

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import openai
 import pytest
 
-from tests.routes.conftest import Api
+from tests.support.api import Api
 from tests.support.simulator import Simulator
 
 

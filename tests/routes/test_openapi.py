@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.routes.conftest import Api
+from tests.support.api import Api
 
 
 @pytest.mark.timeout(900)

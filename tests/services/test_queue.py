@@ -208,7 +208,7 @@ async def test_queue_deadline_fails_a_job_that_could_not_start(engine: AsyncEngi
         deadline = (await conn.execute(text("SELECT now() - interval '1 second'"))).scalar()
     job = await enqueue(engine, new_job(queue_deadline=deadline))
     async with engine.begin() as conn:
-        assert await queue.expire_queued_jobs(conn) == 1
+        assert len(await queue.expire_queued_jobs(conn)) == 1
         failed = await queue.get_job(conn, job.id)
     assert failed is not None and failed.status == "failed" and failed.error_kind == "queue_timeout"
 

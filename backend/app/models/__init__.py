@@ -3,7 +3,9 @@
 from app.models.base import Base
 from app.models.job import AIJob, JobEvent, JobStatus, PoolUser
 from app.models.lease import Lease, LeaseHistory
+from app.models.realtime import SocketioMessage
 from app.models.setting import SystemSetting
+from app.models.training import TrainingSet
 from app.models.user import ApiKey, User
 
 __all__ = [
@@ -15,6 +17,8 @@ __all__ = [
     "Lease",
     "LeaseHistory",
     "PoolUser",
+    "SocketioMessage",
     "SystemSetting",
+    "TrainingSet",
     "User",
 ]

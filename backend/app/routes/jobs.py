@@ -13,7 +13,6 @@ from app.errors import InvalidInput
 from app.routes.deps import AppSettings, CurrentUser
 from app.schemas.jobs import (
     CancelResponse,
-    GpuLockView,
     JobAccepted,
     JobList,
     JobResult,
@@ -22,8 +21,9 @@ from app.schemas.jobs import (
     RetryResponse,
     SubmitJob,
 )
-from app.services import jobs, locks, queue
+from app.services import jobs, views
 from app.services.users import User
+from app.services.views import lock_view, status_view
 
 router = APIRouter(prefix="/api/ai-agent", tags=["jobs"])
 
@@ -55,37 +55,6 @@ IdempotencyKey = Annotated[
 Prefer = Annotated[str | None, Header(description="`if-busy=reject` does what `?if_busy=reject` does.")]
 
 
-def status_view(job: queue.Job, position: int | None, eta: float | None, waiting_for: list[str]) -> JobStatus:
-    return JobStatus(
-        job_id=job.id,
-        job_type=job.job_type,
-        status=job.status,
-        progress=job.progress,
-        position=position,
-        eta_seconds=eta,
-        waiting_for=waiting_for,
-        retry_count=job.retry_count,
-        max_retries=job.max_retries,
-        attempt=job.attempt,
-        error_message=job.error_message,
-        error_kind=job.error_kind,
-        details=job.details,
-        username=job.username,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )
-
-
-def lock_view(lock: locks.GpuLock) -> GpuLockView:
-    return GpuLockView(
-        locked=lock.locked,
-        capacity=lock.capacity,
-        holders=[holder.as_dict() for holder in lock.holders],  # type: ignore[misc]
-        queue_length=lock.queue_length,
-    )
-
-
 async def submit_and_answer(
     request: Request,
     user: User,
@@ -102,6 +71,8 @@ async def submit_and_answer(
     async with request.app.state.engine.begin() as conn:
         submitted = await jobs.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
     job = submitted.job
+    if submitted.created:
+        request.app.state.events.job_changed(job.id)
     if wait:
         ended = await jobs.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
         if ended is not None:
@@ -210,12 +181,7 @@ async def create_report(
 async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, settings: AppSettings) -> JobStatus:
     async with request.app.state.engine.connect() as conn:
         job = await jobs.get_owned(conn, user, job_id)
-        if job.status != "queued":
-            return status_view(job, None, None, [])
-        place = await jobs.position(conn, job)
-        lock = await locks.gpu_lock(conn, job.pool, settings.max_concurrent_jobs)
-        eta = await jobs.eta_seconds(conn, job, place, lock, settings.max_concurrent_jobs)
-        return status_view(job, place, eta, await jobs.waiting_for(conn, job))
+        return await views.current_status(conn, job, settings.max_concurrent_jobs)
 
 
 @router.get(
@@ -248,6 +214,7 @@ async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
     """Cancel a queued job at once, or stop a running one on the GPU (through whichever process runs it)."""
     async with request.app.state.engine.begin() as conn:
         new_status = await jobs.cancel(conn, user, job_id)
+    request.app.state.events.job_changed(job_id)
     message = "Job cancelled" if new_status == "cancelled" else "Cancel sent to the worker running the job"
     return CancelResponse(job_id=job_id, status=new_status, message=message)
 
@@ -261,6 +228,7 @@ async def retry_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> R
     """Queue a failed or cancelled job again (its history is kept)."""
     async with request.app.state.engine.begin() as conn:
         job = await jobs.retry(conn, user, job_id)
+    request.app.state.events.job_changed(job.id)
     return RetryResponse(job_id=job.id, status=job.status, message="Job queued again")
 
 
@@ -298,7 +266,7 @@ async def list_jobs(
             limit=limit,
             all_users=all_users,
         )
-    return JobList(jobs=[status_view(job, None, None, []) for job in page], next_cursor=next_cursor)
+    return JobList(jobs=[status_view(job) for job in page], next_cursor=next_cursor)
 
 
 @router.get("/jobs/stats", response_model=JobStats, responses=ERRORS)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query, Request
 
 from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
-from app.routes.jobs import lock_view
 from app.schemas.jobs import GpuLockView, LockHolder
 from app.schemas.locks import ForceReleased, History, Released, TakeGpuSlot
 from app.services import locks, queue
+from app.services.views import lock_view
 
 router = APIRouter(prefix="/api/ai-agent/lock", tags=["gpu lock"])
 POOL = "gpu"
@@ -45,7 +45,9 @@ async def force_release(
         targets = [key for key in held if slot is None or key == f"{POOL}/{slot}"]
         if not targets:
             raise NotFound("The GPU is not held by anyone; nothing to release.", {"slot": slot})
-        return [await locks.force_release(conn, admin, key, POOL) for key in targets]
+        released = [await locks.force_release(conn, admin, key, POOL) for key in targets]
+    request.app.state.events.lock_changed()
+    return released
 
 
 @router.post(
@@ -59,6 +61,7 @@ async def take_slot(request: Request, admin: AdminUser, body: TakeGpuSlot) -> di
     capacity = request.app.state.settings.max_concurrent_jobs
     async with request.app.state.engine.begin() as conn:
         holder = await locks.take_gpu_slot(conn, admin, POOL, capacity, body.ttl_seconds, body.details)
+    request.app.state.events.lock_changed()
     return holder.as_dict()
 
 
@@ -69,6 +72,7 @@ async def release_slot(request: Request, admin: AdminUser, slot: Annotated[int, 
     """Give back a slot taken for maintenance."""
     async with request.app.state.engine.begin() as conn:
         await locks.release(conn, admin, f"{POOL}/{slot}", POOL)
+    request.app.state.events.lock_changed()
     return Released(key=f"{POOL}/{slot}")
 
 

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import InvalidInput
 from app.routes.deps import CurrentUser
-from app.routes.jobs import lock_view
 from app.schemas.jobs import JobResult, SubmitJob
 from app.services import jobs, locks, models
 from app.services.model_names import InvalidModelName, parse
 from app.services.users import User
+from app.services.views import lock_view
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -53,6 +53,7 @@ async def queue_model_job(request: Request, user: User, job_type: str, body: dic
             conn, user, SubmitJob(job_type=job_type, request=body, details=body["model"]), settings
         )
     job = submitted.job
+    request.app.state.events.job_changed(job.id)
     if wait:
         ended = await jobs.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
         if ended is not None:

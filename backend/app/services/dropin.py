@@ -28,7 +28,9 @@ async def submit(request: Request, user: User, job_type: str, body: dict[str, An
     state = request.app.state
     submission = SubmitJob(job_type=job_type, request=body, details=details)
     async with state.engine.begin() as conn:
-        return (await jobs.submit(conn, user, submission, state.settings)).job
+        job = (await jobs.submit(conn, user, submission, state.settings)).job
+    state.events.job_changed(job.id)
+    return job
 
 
 def cancel_soon(request: Request, job_id: uuid.UUID, who: str) -> None:
@@ -39,6 +41,7 @@ def cancel_soon(request: Request, job_id: uuid.UUID, who: str) -> None:
     async def cancel() -> None:
         async with state.engine.begin() as conn:
             await queue.request_cancel(conn, job_id, by=f"{who} (client disconnected)")
+        state.events.job_changed(job_id)
 
     task = asyncio.create_task(cancel())
     state.background_tasks.add(task)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.services import queries, queue
 from app.services.backoff import retry_delay
+from app.services.events import Events
 from app.services.handlers import HANDLERS, JobContext, JobHandler
 from app.services.job_errors import JobError, PermanentError, TransientError, classify
 from app.services.listener import Listener
@@ -56,10 +57,12 @@ class Processor:
         handlers: dict[str, JobHandler] | None = None,
         pool: str = "gpu",
         hub: ProgressHub | None = None,
+        events: Events | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.hub = hub  # in-process listeners to running jobs' progress
+        self.events = events  # Socket.IO clients, in any process
         self.pool = pool
         self.capacity = settings.max_concurrent_jobs
         self.worker_id = new_worker_id()
@@ -67,7 +70,11 @@ class Processor:
         self.ollama: ollama.AsyncClient | None = None
         self.running: dict[uuid.UUID, RunningJob] = {}
         self.listener = Listener(database_url)
-        self.rescuer = Rescuer(engine, interval=max(0.2, min(settings.lease_ttl_seconds / 2, 10.0)))
+        self.rescuer = Rescuer(
+            engine,
+            interval=max(0.2, min(settings.lease_ttl_seconds / 2, 10.0)),
+            on_moved=events.job_changed if events else None,
+        )
         self.retention = Retention(engine, days=settings.job_cleanup_days)
         self._tasks = TaskGroup()
         self._wake = asyncio.Event()
@@ -190,6 +197,8 @@ class Processor:
         running = RunningJob(job=job)
         self.running[job.id] = running
         running.task = asyncio.create_task(self._run(running), name=f"job {job.id}")
+        if self.events is not None:
+            self.events.job_changed(job.id, snapshot=job)
         log.info("job %s (%s, user %s) started, attempt %d", job.id, job.job_type, job.username, job.attempt)
 
     # ---- running one job -------------------------------------------------------------------------
@@ -199,7 +208,7 @@ class Processor:
         running.progress = ProgressReporter(
             lambda state: self._write(queue.update_progress, job, state),
             self.settings.progress_write_interval,
-            listener=(lambda event: self.hub.publish(job.id, event)) if self.hub else None,
+            listener=lambda event: self._progress_listeners(job, event),
         )
         helpers = [
             asyncio.create_task(self._heartbeat(running), name=f"heartbeat {job.id}"),
@@ -213,7 +222,16 @@ class Processor:
             self.running.pop(job.id, None)
             if self.hub is not None:
                 self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
+            if self.events is not None:
+                self.events.job_changed(job.id)
         await self._hand_off()
+
+    def _progress_listeners(self, job: queue.Job, event: dict[str, Any]) -> None:
+        """Every progress update (each token) goes to in-process followers and Socket.IO clients."""
+        if self.hub is not None:
+            self.hub.publish(job.id, event)
+        if self.events is not None:
+            self.events.job_progress(job, event)
 
     async def _hand_off(self) -> None:
         """Claim the next job straight away from the task that just freed the slot: going through the

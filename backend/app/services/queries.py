@@ -467,3 +467,18 @@ SELECT count(*) FILTER (WHERE status = 'completed') AS run_n,
        coalesce(sum(EXTRACT(EPOCH FROM started_at - created_at)) FILTER (WHERE started_at IS NOT NULL), 0) AS wait_sum
 FROM ai_jobs
 """
+
+
+# ---- Socket.IO across processes (app/services/pg_manager.py) -----------------------------------------
+
+# NOTIFY payloads are limited to 8000 bytes: a bigger message is stored and its id sent instead.
+# Stored messages are read within moments; ones older than five minutes are deleted as new ones arrive.
+SOCKETIO_PUBLISH = "SELECT pg_notify($1, $2)"
+
+SOCKETIO_PUBLISH_STORED = """
+WITH stored AS (INSERT INTO socketio_messages (body) VALUES ($2) RETURNING id),
+     old AS (DELETE FROM socketio_messages WHERE created_at < now() - interval '5 minutes')
+SELECT pg_notify($1, json_build_object('stored_message', id)::text) FROM stored
+"""
+
+SOCKETIO_STORED_MESSAGE = "SELECT body FROM socketio_messages WHERE id = $1"

@@ -252,8 +252,9 @@ async def rescue_lost_jobs(conn: AsyncConnection) -> list[tuple[uuid.UUID, str]]
     return [(uuid.UUID(str(row.id)), str(row.status)) for row in rows]
 
 
-async def expire_queued_jobs(conn: AsyncConnection) -> int:
-    return len((await conn.execute(text(queries.EXPIRE_QUEUED_JOBS))).all())
+async def expire_queued_jobs(conn: AsyncConnection) -> list[uuid.UUID]:
+    """Fail queued jobs past their queue deadline; their ids."""
+    return [uuid.UUID(str(row.id)) for row in await conn.execute(text(queries.EXPIRE_QUEUED_JOBS))]
 
 
 async def next_run_at(conn: AsyncConnection, pool: str) -> datetime | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,9 +15,12 @@ log = logging.getLogger(__name__)
 
 
 class Rescuer:
-    def __init__(self, engine: AsyncEngine, interval: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, interval: float, on_moved: Callable[[uuid.UUID], None] | None = None
+    ) -> None:
         self._engine = engine
         self.interval = interval
+        self._on_moved = on_moved  # told of each job it re-queued or failed (Socket.IO clients see it)
 
     async def run_once(self) -> int:
         """Re-queue (or fail) running jobs whose lease expired, sweep expired leases, expire queued
@@ -25,9 +30,14 @@ class Rescuer:
             expired = await queue.expire_queued_jobs(conn)
         for job_id, status in rescued:
             log.warning("job %s lost its worker (lease expired): now %s", job_id, status)
+            if self._on_moved is not None:
+                self._on_moved(uuid.UUID(str(job_id)))
         if expired:
-            log.info("%d queued job(s) passed their queue deadline and failed", expired)
-        return len(rescued) + expired
+            log.info("%d queued job(s) passed their queue deadline and failed", len(expired))
+        if self._on_moved is not None:
+            for job_id in expired:
+                self._on_moved(job_id)
+        return len(rescued) + len(expired)
 
     async def run(self) -> None:
         while True:
