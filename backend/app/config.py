@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     socket_progress_interval: float = Field(
         default=0.1, gt=0, le=10, description="At most one Socket.IO `job:progress` per job per this many seconds."
     )
+    training_command: str | None = Field(
+        default=None,
+        description="Training command; {data}, {output}, {base_model}, {model_name}, {epochs} are filled in. "
+        "Unset: the reference trainer (`python -m app.training.reference`).",
+    )
+    training_dir: Path | None = Field(
+        default=None, description="Where training runs keep their data and adapters (default AIJOBS_DATA_DIR/training)."
+    )
+    training_kill_grace: float = Field(
+        default=10.0, ge=0, le=600, description="Seconds between SIGTERM and SIGKILL when a training run is stopped."
+    )
     run_processor: bool = Field(
         default=True, description="Run the job processor inside the API process (false: use `aijobs worker`)."
     )

@@ -482,3 +482,34 @@ SELECT pg_notify($1, json_build_object('stored_message', id)::text) FROM stored
 """
 
 SOCKETIO_STORED_MESSAGE = "SELECT body FROM socketio_messages WHERE id = $1"
+
+
+# ---- system settings and training sets ------------------------------------------------------------
+
+SETTINGS_ALL = "SELECT key, value, updated_at FROM system_settings"
+
+SETTING_GET = "SELECT value FROM system_settings WHERE key = :key"
+
+# Several keys in one statement (one transaction): a deploy switches everything or nothing.
+SETTINGS_PUT = """
+INSERT INTO system_settings (key, value, updated_at)
+SELECT key, value, now() FROM jsonb_each(CAST(:values AS jsonb))
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+"""
+
+TRAINING_SET_INSERT = """
+INSERT INTO training_sets (id, user_id, name, examples, example_count)
+VALUES (:id, :user_id, :name, CAST(:examples AS jsonb), :count)
+RETURNING id, user_id, name, example_count, created_at
+"""
+
+TRAINING_SET_GET = """
+SELECT id, user_id, name, example_count, created_at FROM training_sets WHERE id = :id
+"""
+
+TRAINING_SET_EXAMPLES = "SELECT examples FROM training_sets WHERE id = :id"
+
+TRAINING_SETS_OF_USER = """
+SELECT id, user_id, name, example_count, created_at FROM training_sets
+WHERE user_id = :user_id OR :all_users ORDER BY created_at DESC LIMIT :limit
+"""
