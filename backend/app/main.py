@@ -23,7 +23,7 @@ from app import db, migrate, sockets
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
-from app.routes import admin, health, jobs, leases, lock, metrics, models, ollama_compat, openai_compat
+from app.routes import admin, health, jobs, leases, lock, metrics, models, ollama_compat, openai_compat, training
 from app.services import users
 from app.services.auth import Authenticator
 from app.services.events import Events
@@ -165,6 +165,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
         )
     app.include_router(health.router)
-    for module in (jobs, lock, leases, admin, metrics, models, ollama_compat, openai_compat):
+    for module in (jobs, training, lock, leases, admin, metrics, models, ollama_compat, openai_compat):
         app.include_router(module.router)
     return app

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.services import queries, queue
+from app.services import queries, queue, system_settings
 from app.services.backoff import retry_delay
 from app.services.events import Events
 from app.services.handlers import HANDLERS, JobContext, JobHandler
@@ -260,7 +260,8 @@ class Processor:
                         progress=progress,
                         engine=self.engine,
                         coordinate_loads=self.capacity > 1,
-                        default_model=self.settings.default_model,
+                        default_model=await self._default_model(job),
+                        settings=self.settings,
                     ),
                     request,
                 )
@@ -279,6 +280,13 @@ class Processor:
             log.info("job %s completed", job.id)
         else:
             log.warning("job %s finished, but its lease was lost meanwhile: result discarded", job.id)
+
+    async def _default_model(self, job: queue.Job) -> str:
+        """For a request that names no model: the active model (set by a deployed training run)."""
+        if job.request_data.get("model"):
+            return self.settings.default_model  # not used: the request names its model
+        async with self.engine.connect() as conn:
+            return await system_settings.active_model(conn, self.settings.default_model)
 
     async def _after_stop(self, running: RunningJob) -> None:
         job, progress = running.job, running.progress

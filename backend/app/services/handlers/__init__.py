@@ -8,6 +8,7 @@ from app.services.handlers.embedding import EmbedHandler
 from app.services.handlers.generation import ChatHandler, GenerateHandler
 from app.services.handlers.models import LoadHandler, PullHandler, UnloadHandler
 from app.services.handlers.report import ReportHandler
+from app.services.handlers.training import TrainingHandler
 
 HANDLERS: dict[str, JobHandler] = {
     handler.job_type: handler
@@ -20,6 +21,7 @@ HANDLERS: dict[str, JobHandler] = {
         PullHandler(),
         LoadHandler(),
         UnloadHandler(),
+        TrainingHandler(),
     )
 }
 

@@ -10,6 +10,7 @@ import ollama
 import pydantic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
 from app.services.job_errors import PermanentError
 from app.services.progress import ProgressReporter
 from app.services.queue import Job
@@ -24,7 +25,8 @@ class JobContext:
     progress: ProgressReporter
     engine: AsyncEngine | None = None  # for coordination beyond the job itself (one load per model)
     coordinate_loads: bool = False  # several GPU slots: two jobs could otherwise load one model twice
-    default_model: str = "tinyllama"  # for job types whose request may leave the model out
+    default_model: str = "tinyllama"  # for requests that leave the model out: the active model
+    settings: Settings | None = None  # for handlers that need service configuration (training)
 
 
 def describe_validation_error(error: pydantic.ValidationError) -> str:

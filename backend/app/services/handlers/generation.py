@@ -17,7 +17,12 @@ KeepAlive = float | str
 class _OllamaOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, max_length=300, description="Ollama model name, e.g. `tinyllama:latest`.")
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=300,
+        description="Ollama model name, e.g. `tinyllama:latest`; left out: the active model (see /settings).",
+    )
     format: Literal["json"] | dict[str, Any] | None = Field(default=None, description='"json" or a JSON Schema.')
     options: dict[str, Any] | None = Field(default=None, description="Ollama options: temperature, num_ctx, …")
     keep_alive: KeepAlive | None = Field(default=None, description='How long the model stays loaded, e.g. "5m".')
@@ -73,11 +78,12 @@ class GenerateHandler(JobHandler[GenerateRequest]):
     request_model = GenerateRequest
 
     async def run(self, ctx: JobContext, request: GenerateRequest) -> dict[str, Any]:
-        ctx.progress.update(message=f"waiting for {request.model}", percent=0)
-        await ensure_loaded(ctx, request.model, request.keep_alive)
-        chunks = await ctx.ollama.generate(stream=True, **request.model_dump(exclude_none=True))
+        model = request.model or ctx.default_model
+        ctx.progress.update(message=f"waiting for {model}", percent=0)
+        await ensure_loaded(ctx, model, request.keep_alive)
+        chunks = await ctx.ollama.generate(stream=True, **{**request.model_dump(exclude_none=True), "model": model})
         text, final = await stream_text(ctx, chunks, lambda chunk: chunk.response)
-        return {"model": request.model, "response": text, **final}
+        return {"model": model, "response": text, **final}
 
 
 class ChatHandler(JobHandler[ChatRequest]):
@@ -86,8 +92,9 @@ class ChatHandler(JobHandler[ChatRequest]):
     request_model = ChatRequest
 
     async def run(self, ctx: JobContext, request: ChatRequest) -> dict[str, Any]:
-        ctx.progress.update(message=f"waiting for {request.model}", percent=0)
-        await ensure_loaded(ctx, request.model, request.keep_alive)
-        chunks = await ctx.ollama.chat(stream=True, **request.model_dump(exclude_none=True))
+        model = request.model or ctx.default_model
+        ctx.progress.update(message=f"waiting for {model}", percent=0)
+        await ensure_loaded(ctx, model, request.keep_alive)
+        chunks = await ctx.ollama.chat(stream=True, **{**request.model_dump(exclude_none=True), "model": model})
         text, final = await stream_text(ctx, chunks, lambda chunk: chunk.message.content)
-        return {"model": request.model, "message": {"role": "assistant", "content": text}, **final}
+        return {"model": model, "message": {"role": "assistant", "content": text}, **final}
