@@ -12,7 +12,11 @@ EXAMPLES = "".join(
     json.dumps({"prompt": f"What does step {n} do?", "response": f"Step {n} keeps the queue moving."}) + "\n"
     for n in range(8)
 )
-REPORT = {"title": "ACME Breach", "details": "Case: ACME Breach (ID: 5)", "sections": [{"heading": "Summary", "instructions": "One line."}]}
+REPORT = {
+    "title": "ACME Breach",
+    "details": "Case: ACME Breach (ID: 5)",
+    "sections": [{"heading": "Summary", "instructions": "One line."}],
+}
 
 
 def test_train_ai_in_one_request_deploys_and_switches_the_active_model(api: Api) -> None:
