@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install lint format bench simulate-ollama demo clean
+.PHONY: run test install page browser openapi lint format bench simulate-ollama demo clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,33 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-## Start the service (API + job processor) on the embedded PostgreSQL in ./.aijobs.
-run: install
+NODE_MODULES := frontend/node_modules/.installed
+$(NODE_MODULES): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $(NODE_MODULES)
+
+## Build the page (frontend/ → frontend/dist, served at / by `aijobs serve`).
+page: $(NODE_MODULES)
+	cd frontend && npm run build
+
+## Debian's Chromium for the browser tests (apt-get; sudo when not root).
+browser:
+	./scripts/ensure-chromium.sh
+
+## Regenerate the page's copy of the API schema after changing the API.
+openapi: install
+	$(PY) -c "import json; from app.main import create_app; print(json.dumps(create_app().openapi(), indent=1, sort_keys=True))" > frontend/openapi.json
+	cd frontend && npm run api-types
+
+## Start the service (API + job processor + the page) on the embedded PostgreSQL in ./.aijobs.
+run: install page
 	$(VENV)/bin/aijobs serve
 
-## Install what the tests need and run them all (lint included).
-test: install
+## Install what the tests need and run them all: lint, the page's unit tests, then pytest (which
+## includes the end-to-end browser test).
+test: install page browser
 	$(PY) -m ruff check backend tests bench
+	cd frontend && npm test
 	$(PY) -m pytest
 
 lint: install

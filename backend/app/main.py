@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import db, migrate, sockets
+from app import db, migrate, sockets, web
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
@@ -167,4 +167,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (jobs, training, lock, leases, admin, metrics, models, ollama_compat, openai_compat):
         app.include_router(module.router)
+    web.mount_page(app, settings.web_dir)
     return app

@@ -66,3 +66,15 @@ def test_every_route_documents_its_errors(start_api: Callable[..., Api]) -> None
     ]
     assert missing == []
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_the_pages_copy_of_the_schema_is_current() -> None:
+    """frontend/openapi.json types the page's API calls (src/api/schema.ts is generated from it):
+    it must match what the service serves, or the page compiles against a stale API."""
+    import json
+
+    from app.config import load_settings
+    from app.main import create_app
+
+    committed = json.loads((Path(__file__).resolve().parents[2] / "frontend" / "openapi.json").read_text())
+    assert committed == create_app(load_settings()).openapi(), "the API changed: run `make openapi` and commit"

@@ -27,7 +27,7 @@ class ReportRequest(BaseModel):
     details: str | None = Field(default=None, max_length=500, description="e.g. `Case: ACME Breach (ID: 5)`.")
     context: str | None = Field(default=None, max_length=100_000, description="Facts the report is about.")
     sections: list[Section] = Field(min_length=1, max_length=30)
-    model: str | None = Field(default=None, max_length=300, description="Default: the active model (see /api/ai-agent/settings).")
+    model: str | None = Field(default=None, max_length=300, description="Default: the active model.")
     options: dict[str, Any] | None = None
 
 

@@ -1,0 +1,29 @@
+"""The page (frontend/, built by Vite) served at `/` by the same process as the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>aijobs</title>
+<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;line-height:1.5">
+<h1>aijobs is running</h1>
+<p>The page has not been built yet (no <code>{index}</code>). <code>make run</code> builds it; or run
+<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code> and reload.</p>
+<p>The API works meanwhile: see <a href="/docs">/docs</a>.</p>
+"""
+
+
+def mount_page(app: FastAPI, web_dir: Path) -> None:
+    """Mounted last, so every API route wins; unknown paths under it are 404 in the usual JSON shape."""
+    index = web_dir / "index.html"
+    if index.is_file():
+        app.mount("/", StaticFiles(directory=web_dir, html=True), name="page")
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def page_not_built() -> HTMLResponse:
+        return HTMLResponse(NOT_BUILT.format(index=index), status_code=200)

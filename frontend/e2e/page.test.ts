@@ -1,0 +1,152 @@
+// End to end in a real browser: Debian's Chromium driven by playwright-core, against a real
+// `aijobs serve` on embedded PostgreSQL with the Ollama simulator. Started by tests/test_page.py,
+// which passes AIJOBS_URL, ALICE_TOKEN, BOB_TOKEN, CHROMIUM and SCREENSHOT_DIR.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page, type WebSocketRoute } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+
+const BASE = process.env.AIJOBS_URL ?? "http://127.0.0.1:8000";
+const SHOTS = process.env.SCREENSHOT_DIR ?? "test-artifacts";
+const ALICE = process.env.ALICE_TOKEN ?? "";
+const BOB = process.env.BOB_TOKEN ?? "";
+
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    // Playwright gives each launch a fresh, temporary user-data directory.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage"],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function signIn(token: string, width = 1280): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(BASE);
+  await page.getByLabel("API key or token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("lock-banner").waitFor();
+  return page;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function submitReport(page: Page, title: string, details: string): Promise<void> {
+  await page.getByRole("tab", { name: "Report" }).click();
+  await page.getByLabel("Title").fill(title);
+  await page.getByLabel(/^Details/).fill(details);
+  await page.getByRole("button", { name: "Write the report" }).click();
+  await expect.poll(() => page.getByTestId("accepted").textContent()).toMatch(/Queued — position \d+/);
+}
+
+/** Sample `read` until `done` holds; returns every distinct value seen on the way. */
+async function watch(read: () => Promise<string>, done: (value: string) => boolean, seconds = 60): Promise<string[]> {
+  const seen: string[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await read();
+    if (seen[seen.length - 1] !== value) seen.push(value);
+    if (done(value)) return seen;
+    if (Date.now() > deadline) throw new Error(`gave up after ${seconds}s; saw ${JSON.stringify(seen.slice(-5))}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("the page", () => {
+  test("sign in, submit a report, watch progress move and the text stream, see the result", async () => {
+    const page = await signIn(ALICE);
+    await shot(page, "01-signed-in");
+    await submitReport(page, "ACME Breach", "Case: ACME Breach (ID: 5)");
+    const view = page.getByTestId("job-view");
+    await view.waitFor();
+
+    const status = () => view.getAttribute("data-status").then((value) => value ?? "");
+    const percent = () => page.getByTestId("progress-bar").getAttribute("data-percent").then((value) => value ?? "0");
+    const text = () =>
+      page.getByTestId("job-text").textContent({ timeout: 100 }).then((value) => value ?? "", () => "");
+    await expect.poll(status, { timeout: 30_000 }).toBe("running");
+    await expect.poll(async () => (await text()).length, { timeout: 30_000 }).toBeGreaterThan(40);
+    await shot(page, "02-report-streaming");
+    // Sample the page while the job runs: the bar and the text must move, not jump to the end.
+    const samples = await watch(
+      async () => `${await status()}|${await percent()}|${(await text()).length}`,
+      (sample) => !sample.startsWith("running"),
+      90,
+    );
+    const running = samples.filter((sample) => sample.startsWith("running"));
+    const percents = new Set(running.map((sample) => sample.split("|")[1]));
+    const lengths = new Set(running.map((sample) => sample.split("|")[2]).filter((length) => length !== "0"));
+    expect(percents.size, "the progress bar moves").toBeGreaterThan(1);
+    expect(lengths.size, "the text grows while the job runs").toBeGreaterThan(2);
+    await expect.poll(status, { timeout: 30_000 }).toBe("completed");
+    const result = page.getByTestId("job-result");
+    await expect.poll(() => result.locator("h1").first().textContent()).toBe("ACME Breach");
+    await expect.poll(() => result.locator("h2").allTextContents()).toEqual(["Summary", "Findings"]);
+    await shot(page, "03-report-done");
+    await page.context().close();
+  });
+
+  test("a second user sees who holds the GPU and their place; cancel frees it for them", async () => {
+    const alice = await signIn(ALICE);
+    const bob = await signIn(BOB, 420); // a phone-width window
+    await submitReport(alice, "Long report", "Case: ACME Breach (ID: 5)");
+    const banner = bob.getByTestId("lock-banner");
+    await expect.poll(() => banner.textContent(), { timeout: 30_000 }).toMatch(
+      /GPU in use — AI Report Generation · Case: ACME Breach \(ID: 5\) · started by alice · (just now|\d+ seconds ago)/,
+    );
+
+    await bob.getByLabel("Prompt", { exact: true }).fill("Summarise the queue for me");
+    await bob.getByRole("button", { name: "Run" }).click();
+    await expect.poll(() => bob.getByTestId("my-position").textContent(), { timeout: 20_000 }).toMatch(/your job: position 1/);
+    await shot(bob, "04-second-user-waiting-phone");
+
+    await alice.getByRole("button", { name: "Cancel" }).click();
+    await expect.poll(() => alice.getByTestId("job-view").getAttribute("data-status"), { timeout: 20_000 }).toBe("cancelled");
+    await expect.poll(() => bob.getByTestId("job-view").getAttribute("data-status"), { timeout: 30_000 }).toMatch(/running|completed/);
+    await expect.poll(() => banner.textContent(), { timeout: 30_000 }).not.toContain("started by alice");
+    await expect.poll(() => bob.getByTestId("job-view").getAttribute("data-status"), { timeout: 30_000 }).toBe("completed");
+    await alice.context().close();
+    await bob.context().close();
+  });
+
+  test("when the socket is cut the page says so and keeps updating by polling", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const sockets: WebSocketRoute[] = [];
+    let cut = false;
+    await page.routeWebSocket(/socket\.io/, (ws) => {
+      if (cut) return void ws.close();
+      ws.connectToServer();
+      sockets.push(ws);
+    });
+    await page.route(/socket\.io/, (route) => (cut ? route.abort() : route.continue()));
+    await page.goto(BASE);
+    await page.getByLabel("API key or token").fill(ALICE);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.getByTestId("live-indicator").textContent(), { timeout: 20_000 }).toContain("live");
+
+    cut = true;
+    for (const ws of sockets) await ws.close();
+    await expect.poll(() => page.getByTestId("live-indicator").textContent(), { timeout: 20_000 }).toContain(
+      "checking every few seconds instead",
+    );
+    await page.getByLabel("Prompt", { exact: true }).fill("Are you still there?");
+    await page.getByRole("button", { name: "Run" }).click();
+    await expect
+      .poll(() => page.getByTestId("job-view").getAttribute("data-status"), { timeout: 40_000 })
+      .toBe("completed");
+    await expect.poll(() => page.getByTestId("job-result").textContent()).not.toBe("");
+    await shot(page, "05-polling-after-socket-cut");
+    await context.close();
+  });
+});

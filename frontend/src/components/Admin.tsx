@@ -1,0 +1,262 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import type { HistoryEntry, IssuedKey } from "../api/client";
+import { useApi, useModels } from "../api/hooks";
+import { ago, secondsSince } from "../format";
+import { JobsTable } from "./JobsTable";
+import { Stats } from "./Stats";
+import { Empty, ErrorNote, Loading } from "./States";
+
+/** Admins: all jobs, leases (force release), history, users and keys, models. */
+export function Admin({ onOpen }: { onOpen: (id: string) => void }) {
+  return (
+    <div className="stack">
+      <JobsTable all onOpen={onOpen} />
+      <Stats all />
+      <Leases />
+      <History title="GPU history" queryKey="gpu-history" />
+      <History title="Lease history" queryKey="lease-history" />
+      <Users />
+      <Models />
+    </div>
+  );
+}
+
+function Leases() {
+  const api = useApi();
+  const client = useQueryClient();
+  const leases = useQuery({ queryKey: ["leases"], queryFn: api.leases, refetchInterval: 5000 });
+  const release = useMutation({
+    mutationFn: (key: string) => (key.startsWith("gpu/") ? api.forceReleaseGpu() : api.forceReleaseLease(key)),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ["leases"] });
+      void client.invalidateQueries({ queryKey: ["lock"] });
+    },
+  });
+  return (
+    <section className="card" aria-labelledby="leases-title">
+      <h2 id="leases-title">Leases</h2>
+      {leases.isPending && <Loading what="leases" />}
+      {leases.isError && <ErrorNote error={leases.error} retry={() => leases.refetch()} />}
+      {leases.data && leases.data.leases.length === 0 && <Empty>No resource is held right now.</Empty>}
+      {leases.data && leases.data.leases.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Resource</th>
+                <th scope="col">Holder</th>
+                <th scope="col">Task</th>
+                <th scope="col">Since</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {leases.data.leases.map((lease) => (
+                <tr key={lease.key}>
+                  <td>
+                    <code>{lease.key}</code>
+                  </td>
+                  <td>{lease.username ?? "—"}</td>
+                  <td>{lease.operation ?? lease.task_ref ?? "—"}</td>
+                  <td>{ago(secondsSince(lease.started_at))}</td>
+                  <td>{new Date(lease.expires_at).toLocaleTimeString()}</td>
+                  <td>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => {
+                        if (window.confirm(`Force release ${lease.key}? The job holding it is cancelled.`)) release.mutate(lease.key);
+                      }}
+                    >
+                      Force release
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {release.isError && <ErrorNote error={release.error} />}
+    </section>
+  );
+}
+
+function History({ title, queryKey }: { title: string; queryKey: "gpu-history" | "lease-history" }) {
+  const api = useApi();
+  const history = useQuery({
+    queryKey: [queryKey],
+    queryFn: queryKey === "gpu-history" ? api.lockHistory : api.leaseHistory,
+  });
+  return (
+    <section className="card" aria-label={title}>
+      <details>
+        <summary>
+          <h2 className="inline-heading">{title}</h2>
+        </summary>
+        {history.isPending && <Loading what="history" />}
+        {history.isError && <ErrorNote error={history.error} />}
+        {history.data && history.data.entries.length === 0 && <Empty>Nothing yet.</Empty>}
+        {history.data && history.data.entries.length > 0 && (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Resource</th>
+                  <th scope="col">Who</th>
+                  <th scope="col">What</th>
+                  <th scope="col">From</th>
+                  <th scope="col">Ended</th>
+                </tr>
+              </thead>
+              <tbody>
+                {history.data.entries.map((entry: HistoryEntry) => (
+                  <tr key={entry.id}>
+                    <td>
+                      <code>{entry.key}</code>
+                    </td>
+                    <td>{entry.username ?? entry.holder}</td>
+                    <td>{[entry.operation, entry.details].filter(Boolean).join(" · ") || "—"}</td>
+                    <td>{new Date(entry.acquired_at).toLocaleString()}</td>
+                    <td>
+                      {entry.end_reason ?? "—"}
+                      {entry.ended_by ? ` by ${entry.ended_by}` : ""}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </details>
+    </section>
+  );
+}
+
+function Users() {
+  const api = useApi();
+  const client = useQueryClient();
+  const users = useQuery({ queryKey: ["users"], queryFn: api.users });
+  const keys = useQuery({ queryKey: ["keys"], queryFn: api.keys });
+  const [name, setName] = useState("");
+  const [admin, setAdmin] = useState(false);
+  const [issued, setIssued] = useState<IssuedKey | null>(null);
+  const refresh = () => {
+    void client.invalidateQueries({ queryKey: ["users"] });
+    void client.invalidateQueries({ queryKey: ["keys"] });
+  };
+  const create = useMutation({
+    mutationFn: () => api.createUser(name, admin),
+    onSuccess: (key) => {
+      setIssued(key);
+      setName("");
+      refresh();
+    },
+  });
+  const revoke = useMutation({ mutationFn: (id: number) => api.revokeKey(id), onSuccess: refresh });
+  return (
+    <section className="card" aria-labelledby="users-title">
+      <h2 id="users-title">Users and keys</h2>
+      <form className="row" onSubmit={(event: FormEvent) => (event.preventDefault(), create.mutate())}>
+        <label htmlFor="new-user">
+          New user
+          <input id="new-user" required value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <label className="inline">
+          <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.target.checked)} /> admin
+        </label>
+        <button type="submit" disabled={create.isPending}>
+          Create and issue a key
+        </button>
+      </form>
+      {create.isError && <ErrorNote error={create.error} />}
+      {issued && (
+        <p className="notice" role="status">
+          Key for <strong>{issued.username}</strong> (shown once): <code className="secret">{issued.key}</code>
+        </p>
+      )}
+      {users.isPending && <Loading what="users" />}
+      {users.isError && <ErrorNote error={users.error} />}
+      {users.data && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Role</th>
+                <th scope="col">Keys</th>
+                <th scope="col">Last seen</th>
+              </tr>
+            </thead>
+            <tbody>
+              {users.data.map((user) => (
+                <tr key={user.id}>
+                  <td>{user.username}</td>
+                  <td>{user.is_admin ? "admin" : "user"}</td>
+                  <td>
+                    {(keys.data ?? [])
+                      .filter((key) => key.user_id === user.id && !key.revoked_at)
+                      .map((key) => (
+                        <span key={key.id} className="key-chip">
+                          <code>{key.prefix}…</code>
+                          <button
+                            type="button"
+                            className="link"
+                            aria-label={`Revoke key ${key.prefix}`}
+                            onClick={() => window.confirm(`Revoke ${key.prefix}…? Clients using it stop working.`) && revoke.mutate(key.id)}
+                          >
+                            revoke
+                          </button>
+                        </span>
+                      ))}
+                  </td>
+                  <td>{user.last_seen ? new Date(user.last_seen).toLocaleString() : "never"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Models() {
+  const api = useApi();
+  const client = useQueryClient();
+  const models = useModels();
+  const act = useMutation({
+    mutationFn: ({ name, load }: { name: string; load: boolean }) => (load ? api.loadModel(name) : api.unloadModel(name)),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ["jobs"] });
+      setTimeout(() => void client.invalidateQueries({ queryKey: ["models"] }), 2000);
+    },
+  });
+  return (
+    <section className="card" aria-labelledby="models-title">
+      <h2 id="models-title">Models</h2>
+      {models.isPending && <Loading what="models" />}
+      {models.isError && <ErrorNote error={models.error} retry={() => models.refetch()} />}
+      {models.data && models.data.models.length === 0 && <Empty>Ollama has no models. Pull one first.</Empty>}
+      {models.data && models.data.models.length > 0 && (
+        <ul className="plain">
+          {models.data.models.map((model) => (
+            <li key={model.name} className="row">
+              <code>{model.name}</code>
+              <span className={`badge ${model.loaded ? "badge-running" : "badge-queued"}`}>{model.loaded ? "loaded" : "not loaded"}</span>
+              <button type="button" onClick={() => act.mutate({ name: model.name, load: !model.loaded })}>
+                {model.loaded ? "Unload" : "Load"}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {act.isError && <ErrorNote error={act.error} />}
+      {act.isSuccess && <p className="muted small">Queued as a job: it runs when the GPU slot is free.</p>}
+    </section>
+  );
+}

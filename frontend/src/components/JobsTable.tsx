@@ -1,0 +1,83 @@
+import { useState } from "react";
+import { useJobs } from "../api/hooks";
+import { JOB_TYPE_NAMES } from "../format";
+import { Empty, ErrorNote, Loading } from "./States";
+
+const STATUSES = ["", "queued", "running", "completed", "failed", "cancelled"];
+const TYPES = ["", ...Object.keys(JOB_TYPE_NAMES)];
+
+/** Jobs newest first, with status and type filters; a row opens the job. */
+export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; onOpen: (id: string) => void; selected?: string | null }) {
+  const [status, setStatus] = useState("");
+  const [type, setType] = useState("");
+  const jobs = useJobs({ status: status || undefined, type: type || undefined, all });
+  const prefix = all ? "all" : "my";
+  return (
+    <section className="card" aria-labelledby={`${prefix}-jobs-title`}>
+      <header className="row">
+        <h2 id={`${prefix}-jobs-title`}>{all ? "All jobs" : "My jobs"}</h2>
+        <label htmlFor={`${prefix}-status`} className="inline">
+          Status
+          <select id={`${prefix}-status`} value={status} onChange={(e) => setStatus(e.target.value)}>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s || "any"}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label htmlFor={`${prefix}-type`} className="inline">
+          Type
+          <select id={`${prefix}-type`} value={type} onChange={(e) => setType(e.target.value)}>
+            {TYPES.map((t) => (
+              <option key={t} value={t}>
+                {t ? JOB_TYPE_NAMES[t] : "any"}
+              </option>
+            ))}
+          </select>
+        </label>
+      </header>
+      {jobs.isPending && <Loading what="jobs" />}
+      {jobs.isError && <ErrorNote error={jobs.error} retry={() => jobs.refetch()} />}
+      {jobs.data && jobs.data.jobs.length === 0 && (
+        <Empty>{status || type ? "No job matches these filters." : "No jobs yet: submit one above."}</Empty>
+      )}
+      {jobs.data && jobs.data.jobs.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                {all && <th scope="col">User</th>}
+                <th scope="col">Status</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Queued</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.data.jobs.map((job) => {
+                const progress = job.progress as { percent?: number };
+                return (
+                  <tr key={job.job_id} className={job.job_id === selected ? "selected" : undefined}>
+                    <td>
+                      <button type="button" className="link" onClick={() => onOpen(job.job_id)}>
+                        {JOB_TYPE_NAMES[job.job_type] ?? job.job_type}
+                        {job.details ? ` · ${job.details}` : ""}
+                      </button>
+                    </td>
+                    {all && <td>{job.username}</td>}
+                    <td>
+                      <span className={`badge badge-${job.status}`}>{job.status}</span>
+                    </td>
+                    <td>{typeof progress.percent === "number" ? `${Math.round(progress.percent)}%` : "—"}</td>
+                    <td>{new Date(job.created_at).toLocaleString()}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
