@@ -37,6 +37,7 @@ def test_the_page_end_to_end_in_chromium(start_api: Callable[..., Api], sim: Sim
         "AIJOBS_URL": api.base_url,
         "ALICE_TOKEN": api.tokens["alice"],
         "BOB_TOKEN": api.tokens["bob"],
+        "ADMIN_TOKEN": api.tokens["admin"],
         "CHROMIUM": chromium(),
         "SCREENSHOT_DIR": str(ARTIFACTS),
     }
@@ -49,5 +50,6 @@ def test_the_page_end_to_end_in_chromium(start_api: Callable[..., Api], sim: Sim
         timeout=280,
     )
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log ---\n{api.server.output()[-4000:]}"
-    for name in ("01-signed-in", "03-report-done", "04-second-user-waiting-phone", "05-polling-after-socket-cut"):
+    shots = ("01-signed-in", "03-report-done", "04-second-user-waiting-phone", "05-polling-after-socket-cut", "07-admin")
+    for name in shots:
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5000

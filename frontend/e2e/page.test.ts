@@ -10,6 +10,7 @@ const BASE = process.env.AIJOBS_URL ?? "http://127.0.0.1:8000";
 const SHOTS = process.env.SCREENSHOT_DIR ?? "test-artifacts";
 const ALICE = process.env.ALICE_TOKEN ?? "";
 const BOB = process.env.BOB_TOKEN ?? "";
+const ADMIN = process.env.ADMIN_TOKEN ?? "";
 
 let browser: Browser;
 
@@ -148,5 +149,25 @@ describe("the page", () => {
     await expect.poll(() => page.getByTestId("job-result").textContent()).not.toBe("");
     await shot(page, "05-polling-after-socket-cut");
     await context.close();
+  });
+
+  test("a canvas is drawn as a diagram; an admin sees every job, the leases and the users", async () => {
+    const alice = await signIn(ALICE);
+    await alice.getByRole("tab", { name: "Canvas" }).click();
+    await alice.getByLabel("What should the diagram show?").fill("Incident response: detect, triage, contain, recover");
+    await alice.getByRole("button", { name: "Draw" }).click();
+    const diagram = alice.getByTestId("canvas-diagram");
+    await diagram.waitFor({ timeout: 60_000 });
+    expect(await diagram.locator("[data-node]").count()).toBeGreaterThanOrEqual(2);
+    await shot(alice, "06-canvas-diagram");
+
+    const admin = await signIn(ADMIN);
+    await admin.getByRole("button", { name: "Admin" }).click();
+    await expect.poll(() => admin.getByRole("table").first().textContent(), { timeout: 20_000 }).toContain("alice");
+    await expect.poll(() => admin.getByText("Users and keys").isVisible()).toBe(true);
+    await expect.poll(() => admin.locator("section", { hasText: "Users and keys" }).textContent()).toContain("bob");
+    await shot(admin, "07-admin");
+    await alice.context().close();
+    await admin.context().close();
   });
 });

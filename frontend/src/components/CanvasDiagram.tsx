@@ -15,16 +15,65 @@ export interface DiagramEdge {
 const NODE_W = 150;
 const NODE_H = 48;
 const PAD = 24;
+const GAP = 60;
 
-export function CanvasDiagram({ nodes, edges, title }: { nodes: DiagramNode[]; edges: DiagramEdge[]; title?: string }) {
+const PALETTES: Record<string, string[]> = {
+  blue: ["#dbeafe", "#bfdbfe", "#e0e7ff", "#c7d2fe"],
+  green: ["#dcfce7", "#bbf7d0", "#d1fae5", "#a7f3d0"],
+  warm: ["#fef3c7", "#fde68a", "#ffedd5", "#fecaca"],
+  grey: ["#f1f5f9", "#e2e8f0", "#f8fafc", "#cbd5e1"],
+};
+
+/** A colour the model wrote, if it is one a browser can paint. */
+export function paintable(color: string | null | undefined): boolean {
+  if (!color) return false;
+  if (typeof CSS !== "undefined" && typeof CSS.supports === "function") return CSS.supports("color", color);
+  return /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(color);
+}
+
+/** Where to draw each node: the model's positions, unless they collide; then a tidy grid in order. */
+export function layout(nodes: DiagramNode[]): Map<string, { x: number; y: number }> {
+  const distinct = new Set(nodes.map((n) => `${Math.round(n.position.x / 40)},${Math.round(n.position.y / 40)}`));
+  if (distinct.size === nodes.length) {
+    const minX = Math.min(...nodes.map((n) => n.position.x));
+    const minY = Math.min(...nodes.map((n) => n.position.y));
+    return new Map(nodes.map((n) => [n.id, { x: n.position.x - minX + PAD, y: n.position.y - minY + PAD }]));
+  }
+  const columns = Math.ceil(Math.sqrt(nodes.length));
+  return new Map(
+    nodes.map((n, i) => [
+      n.id,
+      { x: PAD + (i % columns) * (NODE_W + GAP), y: PAD + Math.floor(i / columns) * (NODE_H + GAP) },
+    ]),
+  );
+}
+
+/** The segment between two node centres, cut at the nodes' borders so the arrow head shows. */
+function clip(x1: number, y1: number, x2: number, y2: number): [number, number, number, number] {
+  const dx = x2 - x1;
+  const dy = y2 - y1;
+  if (dx === 0 && dy === 0) return [x1, y1, x2, y2];
+  const t = Math.min(dx === 0 ? Infinity : NODE_W / 2 / Math.abs(dx), dy === 0 ? Infinity : NODE_H / 2 / Math.abs(dy));
+  return [x1 + dx * t, y1 + dy * t, x2 - dx * t, y2 - dy * t];
+}
+
+export function CanvasDiagram({
+  nodes,
+  edges,
+  title,
+  colorScheme = "blue",
+}: {
+  nodes: DiagramNode[];
+  edges: DiagramEdge[];
+  title?: string;
+  colorScheme?: string;
+}) {
   if (nodes.length === 0) return <p className="empty">The diagram has no nodes.</p>;
-  const xs = nodes.map((n) => n.position.x);
-  const ys = nodes.map((n) => n.position.y);
-  const minX = Math.min(...xs);
-  const minY = Math.min(...ys);
-  const width = Math.max(...xs) - minX + NODE_W + 2 * PAD;
-  const height = Math.max(...ys) - minY + NODE_H + 2 * PAD;
-  const at = new Map(nodes.map((n) => [n.id, { x: n.position.x - minX + PAD, y: n.position.y - minY + PAD }]));
+  const at = layout(nodes);
+  const points = [...at.values()];
+  const width = Math.max(...points.map((p) => p.x)) + NODE_W + PAD;
+  const height = Math.max(...points.map((p) => p.y)) + NODE_H + PAD;
+  const palette = PALETTES[colorScheme] ?? PALETTES.blue;
   return (
     <svg
       className="diagram"
@@ -42,7 +91,7 @@ export function CanvasDiagram({ nodes, edges, title }: { nodes: DiagramNode[]; e
         const from = at.get(edge.source);
         const to = at.get(edge.target);
         if (!from || !to) return null;
-        const [x1, y1, x2, y2] = [from.x + NODE_W / 2, from.y + NODE_H / 2, to.x + NODE_W / 2, to.y + NODE_H / 2];
+        const [x1, y1, x2, y2] = clip(from.x + NODE_W / 2, from.y + NODE_H / 2, to.x + NODE_W / 2, to.y + NODE_H / 2);
         return (
           <g key={`${edge.source}-${edge.target}-${index}`}>
             <line x1={x1} y1={y1} x2={x2} y2={y2} stroke="#64748b" strokeWidth={1.5} markerEnd="url(#arrow)" />
@@ -54,7 +103,7 @@ export function CanvasDiagram({ nodes, edges, title }: { nodes: DiagramNode[]; e
           </g>
         );
       })}
-      {nodes.map((node) => {
+      {nodes.map((node, index) => {
         const { x, y } = at.get(node.id)!;
         const round = node.style?.shape === "ellipse" || node.style?.shape === "circle";
         return (
@@ -65,7 +114,7 @@ export function CanvasDiagram({ nodes, edges, title }: { nodes: DiagramNode[]; e
               width={NODE_W}
               height={NODE_H}
               rx={round ? NODE_H / 2 : 8}
-              fill={node.style?.color ?? "#e0e7ff"}
+              fill={paintable(node.style?.color) ? node.style!.color! : palette[index % palette.length]}
               fillOpacity={0.9}
               stroke="#334155"
             />

@@ -127,7 +127,11 @@ function JobResultView({ jobId, jobType, fallbackText }: { jobId: string; jobTyp
   if (jobType === "canvas" && Array.isArray(data.nodes)) {
     return (
       <div data-testid="job-result">
-        <CanvasDiagram nodes={data.nodes as DiagramNode[]} edges={(data.edges ?? []) as DiagramEdge[]} />
+        <CanvasDiagram
+          nodes={data.nodes as DiagramNode[]}
+          edges={(data.edges ?? []) as DiagramEdge[]}
+          colorScheme={typeof data.colorScheme === "string" ? data.colorScheme : undefined}
+        />
       </div>
     );
   }
