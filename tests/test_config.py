@@ -59,3 +59,14 @@ def test_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("serve", "worker", "migrate", "simulate-ollama"):
         assert command in result.stdout
+
+
+def test_the_readme_documents_every_variable() -> None:
+    from pathlib import Path
+
+    from app.config import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    names = [(field.alias or name).upper() for name, field in Settings.model_fields.items()]
+    missing = [name for name in names if f"`{name}`" not in readme]
+    assert missing == [], f"add these to the README's configuration table: {missing}"
