@@ -170,4 +170,34 @@ describe("the page", () => {
     await alice.context().close();
     await admin.context().close();
   });
+
+  test("Train AI from the page: the run deploys its model and the next prompt uses it", async () => {
+    const page = await signIn(ALICE);
+    await page.getByRole("tab", { name: "Train AI" }).click();
+    const examples = Array.from({ length: 6 }, (_, n) =>
+      JSON.stringify({ prompt: `What is step ${n}?`, response: `Step ${n} keeps the GPU queue fair.` }),
+    ).join("\n");
+    await page.getByLabel(/^Examples/).setInputFiles({ name: "faq.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(examples) });
+    await expect.poll(() => page.getByText("faq.jsonl: 6 lines").isVisible()).toBe(true);
+    await page.getByRole("button", { name: "Train AI" }).last().click();
+    const view = page.getByTestId("job-view");
+    await expect.poll(() => view.getAttribute("data-status"), { timeout: 90_000 }).toBe("completed");
+    const deployed = (await page.getByTestId("job-result").textContent()) ?? "";
+    const model = /Deployed (\S+) from/.exec(deployed)?.[1];
+    expect(model, deployed).toMatch(/-ft-/);
+    await shot(page, "08-training-deployed");
+
+    await page.getByRole("tab", { name: "Prompt" }).click();
+    await expect.poll(() => page.getByLabel("Model").locator("option").first().textContent()).toBe(`Active model (${model})`);
+    await page.getByLabel("Prompt", { exact: true }).fill("Which model is answering?");
+    await page.getByRole("button", { name: "Run" }).click();
+    await expect.poll(() => page.locator("#job-title").textContent()).toBe("Prompt"); // the new job is open
+    await expect.poll(() => view.getAttribute("data-status"), { timeout: 30_000 }).toBe("completed");
+    const jobs = await (await fetch(`${BASE}/api/ai-agent/jobs?type=generate&limit=1`, { headers: { Authorization: `Bearer ${ALICE}` } })).json();
+    const result = await (
+      await fetch(`${BASE}/api/ai-agent/job/${jobs.jobs[0].job_id}/result`, { headers: { Authorization: `Bearer ${ALICE}` } })
+    ).json();
+    expect(result.result?.model, JSON.stringify({ jobs, result })).toBe(model);
+    await page.context().close();
+  });
 });

@@ -43,7 +43,7 @@ def test_submit_answers_202_and_status_shows_the_generated_text(api: Api) -> Non
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"job_type": "generate", "request": {"prompt": "no model"}}, "model: Field required"),
+        ({"job_type": "generate", "request": {"model": "tinyllama"}}, "prompt: Field required"),
         ({"job_type": "paint", "request": {}}, "Unknown job_type 'paint'"),
         ({"job_type": "generate"}, "body.request"),
         ({**GENERATE, "priority": 99}, "body.priority"),

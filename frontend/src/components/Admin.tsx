@@ -231,10 +231,7 @@ function Models() {
   const models = useModels();
   const act = useMutation({
     mutationFn: ({ name, load }: { name: string; load: boolean }) => (load ? api.loadModel(name) : api.unloadModel(name)),
-    onSuccess: () => {
-      void client.invalidateQueries({ queryKey: ["jobs"] });
-      setTimeout(() => void client.invalidateQueries({ queryKey: ["models"] }), 2000);
-    },
+    onSuccess: () => void client.invalidateQueries({ queryKey: ["jobs"] }), // models refresh when the job ends
   });
   return (
     <section className="card" aria-labelledby="models-title">

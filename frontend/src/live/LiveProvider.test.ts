@@ -3,7 +3,7 @@ import type { JobStatus } from "../api/client";
 import { handleJobProgress, handleJobUpdate } from "./LiveProvider";
 import { TextStore } from "./text";
 
-const running = { job_id: "j1", status: "running", progress: { percent: 0 } } as unknown as JobStatus;
+const running = { job_id: "j1", job_type: "generate", status: "running", progress: { percent: 0 } } as unknown as JobStatus;
 
 describe("socket events into the query cache", () => {
   test("progress merges into the job and its text is assembled in order", () => {

@@ -41,6 +41,13 @@ export function handleJobUpdate(client: QueryClient, texts: TextStore, status: J
   if (text) texts.catchUp(status.job_id, text);
   void client.invalidateQueries({ queryKey: ["jobs"] });
   void client.invalidateQueries({ queryKey: ["stats"] });
+  if (status.status === "completed" && status.job_type === "training") {
+    void client.invalidateQueries({ queryKey: ["settings"] }); // a new active model
+    void client.invalidateQueries({ queryKey: ["models"] });
+  }
+  if (status.status === "completed" && status.job_type.startsWith("model.")) {
+    void client.invalidateQueries({ queryKey: ["models"] });
+  }
 }
 
 export function handleJobProgress(client: QueryClient, texts: TextStore, event: ProgressEvent): void {
