@@ -15,9 +15,12 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# `npm install` (not `npm ci`) installs exactly what package-lock.json pins and leaves it unchanged; it
+# also copes with a registry mirror that lacks some other platform's optional packages, which `npm ci`
+# refuses outright.
 NODE_MODULES := frontend/node_modules/.installed
 $(NODE_MODULES): frontend/package.json frontend/package-lock.json
-	cd frontend && npm ci --no-audit --no-fund
+	cd frontend && npm install --no-audit --no-fund
 	touch $(NODE_MODULES)
 
 ## Build the page (frontend/ → frontend/dist, served at / by `aijobs serve`).
