@@ -29,7 +29,7 @@ def chromium() -> str:
 @pytest.mark.timeout(300)
 def test_the_page_end_to_end_in_chromium(start_api: Callable[..., Api], sim: Simulator) -> None:
     if not (FRONTEND / "dist" / "index.html").is_file() or not (FRONTEND / "node_modules").is_dir():
-        pytest.fail("The page is not built: run `make test` (it runs npm ci and npm run build first).")
+        pytest.fail("The page is not built: run `make test` (it runs npm install and npm run build first).")
     sim.configure(token_delay=0.06, tokens=40)  # a report section takes a few seconds: progress is visible
     api = start_api(WEB_DIR=str(FRONTEND / "dist"))
     env = {

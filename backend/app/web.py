@@ -12,7 +12,7 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>aijobs</title>
 <body style="font-family:system-ui;max-width:40rem;margin:4rem auto;line-height:1.5">
 <h1>aijobs is running</h1>
 <p>The page has not been built yet (no <code>{index}</code>). <code>make run</code> builds it; or run
-<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code> and reload.</p>
+<code>cd frontend &amp;&amp; npm install &amp;&amp; npm run build</code> and reload.</p>
 <p>The API works meanwhile: see <a href="/docs">/docs</a>.</p>
 """
 
