@@ -50,6 +50,6 @@ def test_the_page_end_to_end_in_chromium(start_api: Callable[..., Api], sim: Sim
         timeout=280,
     )
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log ---\n{api.server.output()[-4000:]}"
-    shots = ("01-signed-in", "03-report-done", "04-second-user-waiting-phone", "05-polling-after-socket-cut", "07-admin")
-    for name in shots:
+    shots = ("01-signed-in", "02-report-streaming", "03-report-done", "04-second-user-waiting-phone")
+    for name in (*shots, "05-polling-after-socket-cut", "06-canvas-diagram", "07-admin", "08-training-deployed"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5000
