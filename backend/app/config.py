@@ -61,9 +61,7 @@ class Settings(BaseSettings):
     training_kill_grace: float = Field(
         default=10.0, ge=0, le=600, description="Seconds between SIGTERM and SIGKILL when a training run is stopped."
     )
-    web_dir: Path = Field(
-        default=Path("frontend/dist"), alias="WEB_DIR", description="The built page, served at `/`."
-    )
+    web_dir: Path = Field(default=Path("frontend/dist"), alias="WEB_DIR", description="The built page, served at `/`.")
     run_processor: bool = Field(
         default=True, description="Run the job processor inside the API process (false: use `aijobs worker`)."
     )
