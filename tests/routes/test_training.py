@@ -70,6 +70,10 @@ def test_uploaded_sets_belong_to_their_owner(api: Api) -> None:
     assert bob.get("/api/ai-agent/training/sets").json() == []
     stolen = bob.post("/api/ai-agent/training", json={"base_model": "tinyllama", "training_set_id": set_id})
     assert stolen.status_code == 404
+    request = {"base_model": "tinyllama", "training_set_id": set_id}
+    through_jobs = bob.post("/api/ai-agent/jobs", json={"job_type": "training", "request": request})
+    assert through_jobs.status_code == 404, "the generic submit checks ownership too"
+    assert bob.get("/api/ai-agent/jobs").json()["jobs"] == []
 
 
 def test_a_report_during_training_queues_behind_it_and_the_busy_message_names_the_run(

@@ -60,6 +60,7 @@ async def submit(
         request = handler.parse(body.request)
     except PermanentError as error:
         raise InvalidInput(str(error), {"field": "request"}) from error
+    await handler.authorize(conn, user, request)
     if body.priority > DEFAULT_PRIORITY and not user.is_admin:
         raise Forbidden(
             f"priority {body.priority} is above the default ({DEFAULT_PRIORITY}): only admins may raise a job's "

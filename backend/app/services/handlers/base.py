@@ -8,12 +8,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import ollama
 import pydantic
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.services.job_errors import PermanentError
 from app.services.progress import ProgressReporter
 from app.services.queue import Job
+from app.services.users import User
 
 RequestT = TypeVar("RequestT", bound=pydantic.BaseModel)
 
@@ -51,6 +52,10 @@ class JobHandler(abc.ABC, Generic[RequestT]):
             return self.request_model.model_validate(data)
         except pydantic.ValidationError as error:
             raise PermanentError(f"Invalid {self.job_type} request: {describe_validation_error(error)}") from error
+
+    async def authorize(self, conn: AsyncConnection, user: User, request: RequestT) -> None:
+        """At submission: may `user` submit this request? Raise an AppError if not (e.g. it names
+        something of another user's). Most job types allow any request that parses."""
 
     @abc.abstractmethod
     async def run(self, ctx: JobContext, request: RequestT) -> dict[str, Any]: ...

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
 from app.services import model_names, system_settings, training_sets
 from app.services.handlers.base import JobContext, JobHandler
 from app.services.job_errors import PermanentError
 from app.services.training_runner import run_command
+from app.services.users import User
 
 ADAPTER_SUFFIXES = (".safetensors", ".gguf", ".bin")
 COMMAND_SHARE = 90.0  # percent of the job's progress bar the command fills; deploying fills the rest
@@ -87,6 +89,9 @@ class TrainingHandler(JobHandler[TrainingRequest]):
     job_type = "training"
     operation = "AI Model Training"
     request_model = TrainingRequest
+
+    async def authorize(self, conn: AsyncConnection, user: User, request: TrainingRequest) -> None:
+        await training_sets.get_owned(conn, user, request.training_set_id)  # 404 unless yours (or admin)
 
     async def run(self, ctx: JobContext, request: TrainingRequest) -> dict[str, Any]:
         assert ctx.engine is not None and ctx.settings is not None
