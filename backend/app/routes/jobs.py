@@ -72,7 +72,8 @@ async def submit_and_answer(
         submitted = await jobs.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
     job = submitted.job
     if submitted.created:
-        request.app.state.events.job_changed(job.id)
+        queued = status_view(job, submitted.position, submitted.eta_seconds)
+        request.app.state.events.job_changed(job.id, snapshot=job, status=queued)
     if wait:
         ended = await jobs.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
         if ended is not None:

@@ -15,7 +15,7 @@ from app.schemas.jobs import JobResult, SubmitJob
 from app.services import jobs, locks, models
 from app.services.model_names import InvalidModelName, parse
 from app.services.users import User
-from app.services.views import lock_view
+from app.services.views import lock_view, status_view
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -53,7 +53,8 @@ async def queue_model_job(request: Request, user: User, job_type: str, body: dic
             conn, user, SubmitJob(job_type=job_type, request=body, details=body["model"]), settings
         )
     job = submitted.job
-    request.app.state.events.job_changed(job.id)
+    queued = status_view(job, submitted.position, submitted.eta_seconds)
+    request.app.state.events.job_changed(job.id, snapshot=job, status=queued)
     if wait:
         ended = await jobs.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
         if ended is not None:

@@ -14,6 +14,7 @@ from fastapi import Request
 from app.schemas.jobs import SubmitJob
 from app.services import jobs, queue, relay
 from app.services.users import User
+from app.services.views import status_view
 
 DISCONNECT_CHECK_SECONDS = 0.5
 ERROR_STATUS = {"not_found": 404, "timeout": 504, "queue_timeout": 503, "cancelled": 499}
@@ -28,8 +29,9 @@ async def submit(request: Request, user: User, job_type: str, body: dict[str, An
     state = request.app.state
     submission = SubmitJob(job_type=job_type, request=body, details=details)
     async with state.engine.begin() as conn:
-        job = (await jobs.submit(conn, user, submission, state.settings)).job
-    state.events.job_changed(job.id)
+        submitted = await jobs.submit(conn, user, submission, state.settings)
+    job = submitted.job
+    state.events.job_changed(job.id, snapshot=job, status=status_view(job, submitted.position, submitted.eta_seconds))
     return job
 
 

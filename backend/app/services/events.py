@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.schemas.jobs import JobStatus
 from app.services import locks, queue, views
 
 log = logging.getLogger(__name__)
@@ -86,14 +87,17 @@ class Events:
 
     # ---- what callers say ------------------------------------------------------------------------
 
-    def job_changed(self, job_id: uuid.UUID, snapshot: queue.Job | None = None) -> None:
+    def job_changed(
+        self, job_id: uuid.UUID, snapshot: queue.Job | None = None, status: JobStatus | None = None
+    ) -> None:
         """The job's status changed: send `job:update` after any progress still pending for it; the
-        lock may have changed too. The update is read from the job's row when it is sent, unless
-        `snapshot` (the job as the caller just wrote it, not queued) is given."""
+        lock may have changed too. The update is read from the job's row when it is sent, unless the
+        caller has it already: `snapshot` (the job as just written) and, for a queued job, `status`
+        (with its position and ETA, which cost a count over the queue to work out again)."""
         if job_id in self._progress:
             self._queue_progress(job_id)
             self._progress.pop(job_id, None)
-        self._job_events.put_nowait(("update", (job_id, snapshot)))
+        self._job_events.put_nowait(("update", (job_id, snapshot, status)))
         self.lock_changed()
 
     def job_progress(self, job: queue.Job, update: dict[str, Any]) -> None:
@@ -143,9 +147,9 @@ class Events:
             finally:
                 self._job_events.task_done()
 
-    async def _send_job_update(self, job_id: uuid.UUID, snapshot: queue.Job | None) -> None:
+    async def _send_job_update(self, job_id: uuid.UUID, snapshot: queue.Job | None, status: JobStatus | None) -> None:
         if snapshot is not None:
-            job, status = snapshot, views.status_view(snapshot)
+            job, status = snapshot, status or views.status_view(snapshot)
         else:
             async with self._engine.connect() as conn:
                 found = await queue.get_job(conn, job_id)

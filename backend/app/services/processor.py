@@ -222,9 +222,10 @@ class Processor:
             self.running.pop(job.id, None)
             if self.hub is not None:
                 self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
-            if self.events is not None:
-                self.events.job_changed(job.id)
         await self._hand_off()
+        # Told after the next job is claimed: the GPU should not wait on a Socket.IO update.
+        if self.events is not None:
+            self.events.job_changed(job.id)
 
     def _progress_listeners(self, job: queue.Job, event: dict[str, Any]) -> None:
         """Every progress update (each token) goes to in-process followers and Socket.IO clients."""
