@@ -376,3 +376,11 @@ def test_without_the_railway_cli_it_says_how_to_install_it(tmp_path: Path) -> No
     result = run_script(path=str(bin_dir), MAX_CONCURRENT_JOBS="2")
     assert result.returncode == 1
     assert "npm i -g @railway/cli" in result.stderr
+
+
+def test_the_worker_config_runs_the_worker_from_the_same_image() -> None:
+    worker = tomllib.loads((ROOT / "railway.worker.toml").read_text())
+    assert worker["build"] == tomllib.loads((ROOT / "railway.toml").read_text())["build"]
+    assert worker["deploy"]["startCommand"] == "aijobs worker"
+    assert "healthcheckPath" not in worker["deploy"]
+    assert build_parser().parse_args(["worker"]).command == "worker"
