@@ -169,4 +169,6 @@ class Events:
                 await self._emit("lock:update", views.lock_view(lock).model_dump(mode="json"), None)
             except (OSError, DBAPIError, OperationalError) as error:
                 log.warning("could not send the lock state (%s)", error)
+            except Exception:  # keep the loop alive: the next change sends the state again
+                log.exception("could not send the lock state")
             await asyncio.sleep(max(0.0, LOCK_INTERVAL - (time.monotonic() - started)))
