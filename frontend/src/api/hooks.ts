@@ -1,4 +1,4 @@
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { createContext, useContext, useEffect } from "react";
 import { POLL_MS, useLive } from "../live/LiveProvider";
 import type { Api, JobStatus } from "./client";
@@ -42,12 +42,15 @@ export function useJob(jobId: string) {
   return query;
 }
 
+/** Jobs newest first, a page at a time (`fetchNextPage` follows the API's cursor). */
 export function useJobs(filters: { status?: string; type?: string; all?: boolean }) {
   const api = useApi();
   const { connected } = useLive();
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: ["jobs", filters],
-    queryFn: () => api.jobs(filters),
+    queryFn: ({ pageParam }) => api.jobs({ ...filters, cursor: pageParam }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.next_cursor ?? undefined,
     refetchInterval: interval(connected, 60_000),
   });
 }

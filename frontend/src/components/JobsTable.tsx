@@ -12,6 +12,7 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
   const [type, setType] = useState("");
   const jobs = useJobs({ status: status || undefined, type: type || undefined, all });
   const prefix = all ? "all" : "my";
+  const rows = jobs.data?.pages.flatMap((page) => page.jobs);
   return (
     <section className="card" aria-labelledby={`${prefix}-jobs-title`}>
       <header className="row">
@@ -39,10 +40,10 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
       </header>
       {jobs.isPending && <Loading what="jobs" />}
       {jobs.isError && <ErrorNote error={jobs.error} retry={() => jobs.refetch()} />}
-      {jobs.data && jobs.data.jobs.length === 0 && (
+      {rows && rows.length === 0 && (
         <Empty>{status || type ? "No job matches these filters." : "No jobs yet: submit one above."}</Empty>
       )}
-      {jobs.data && jobs.data.jobs.length > 0 && (
+      {rows && rows.length > 0 && (
         <div className="table-wrap">
           <table>
             <thead>
@@ -55,7 +56,7 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
               </tr>
             </thead>
             <tbody>
-              {jobs.data.jobs.map((job) => {
+              {rows.map((job) => {
                 const progress = job.progress as { percent?: number };
                 return (
                   <tr key={job.job_id} className={job.job_id === selected ? "selected" : undefined}>
@@ -77,6 +78,11 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
             </tbody>
           </table>
         </div>
+      )}
+      {jobs.hasNextPage && (
+        <button type="button" className="link" onClick={() => jobs.fetchNextPage()} disabled={jobs.isFetchingNextPage}>
+          {jobs.isFetchingNextPage ? "Loading…" : "Show older jobs"}
+        </button>
       )}
     </section>
   );
