@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -134,4 +134,19 @@ async def test_shutdown_requeues_a_running_job_without_using_a_retry(
     async with engine.connect() as conn:
         requeued = await queue.get_job(conn, job.id)
     assert requeued is not None and requeued.status == "queued" and requeued.retry_count == 0
+    assert await leases_held(engine) == 0
+
+
+async def test_a_stalled_stream_counts_as_transient_and_is_retried(
+    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+) -> None:
+    await start_processor(ollama_read_timeout=0.3, max_job_retries=1)
+    sim.configure(token_delay=1.0, tokens=5)  # Ollama goes silent for longer than the read timeout
+    job = await submit(engine, max_retries=1)
+    done = await job_reaches(engine, job.id, TERMINAL, within=30)
+    assert done.status == "failed" and done.error_kind == "transient"
+    assert done.retry_count == 1, "the stall was retried before giving up"
+    assert "did not answer in time" in (done.error_message or "") and "gave up after 1 retries" in (
+        done.error_message or ""
+    )
     assert await leases_held(engine) == 0
