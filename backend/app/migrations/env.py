@@ -22,14 +22,15 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
-    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-    try:
-        context.configure(connection=connection, target_metadata=target_metadata)
-        with context.begin_transaction():
-            context.run_migrations()
-    finally:
-        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
-        connection.commit()
+    # A transaction-level lock, taken in the same transaction as the migrations: it is released by
+    # their COMMIT, so the next process only reads alembic_version once this one's changes are visible.
+    # (A session lock released before the commit let a waiting process see the old version and run
+    # the same migrations again, failing on "already exists".)
+    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
 
 
 async def _run_online() -> None:
