@@ -15,7 +15,6 @@ import httpx
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.errors import AppError
 from app.routes.deps import CurrentUser
 from app.services import dropin, queue, relay
 from app.services.handlers.generation import FINAL_FIELDS
@@ -38,6 +37,12 @@ NDJSON = "application/x-ndjson"
 def ollama_error(status: int, message: str) -> JSONResponse:
     """Ollama's own error shape, `{"error": "…"}`, which its clients understand."""
     return JSONResponse({"error": message}, status_code=status)
+
+
+def refused(error: dropin.Refused) -> Response:
+    if isinstance(error, dropin.CallerGone):
+        return Response(status_code=499)  # nobody is listening any more
+    return ollama_error(error.status, error.message)
 
 
 def now() -> str:
@@ -65,26 +70,19 @@ class Shape:
 async def text_job(request: Request, user: User, job_type: str, body: dict[str, Any]) -> Response:
     stream = bool(body.pop("stream", True))
     model = str(body.get("model", ""))
-    try:
-        job = await dropin.submit(request, user, job_type, body, details=f"Ollama API /api/{job_type} ({model})")
-    except AppError as error:
-        return ollama_error(400 if error.status_code == 422 else error.status_code, error.message)
     shape = Shape(chat=job_type == "chat", model=model)
-    follower = dropin.Follower(request, job, user)
-    if not stream:
-        try:
-            text, ended = await follower.text()
-        except dropin.CallerGone:
-            return Response(status_code=499)
-        if ended.status != "completed":
-            return ollama_error(dropin.failure_status(ended), ended.error_message or ended.status)
-        return JSONResponse(shape.final(text, ended))
+    details = f"Ollama API /api/{job_type} ({model})"
     try:
+        if not stream:
+            text, ended = await dropin.run(request, user, job_type, body, details)
+            return JSONResponse(shape.final(text, ended))
+        job = await dropin.submit(request, user, job_type, body, details)
+        follower = dropin.Follower(request, job, user)
         first = await follower.first()
-    except dropin.CallerGone:
-        return Response(status_code=499)
-    if isinstance(first, relay.Ended) and first.job.status != "completed":
-        return ollama_error(dropin.failure_status(first.job), first.job.error_message or first.job.status)
+        if isinstance(first, relay.Ended):
+            dropin.check_completed(first.job)
+    except dropin.Refused as error:
+        return refused(error)
 
     async def lines() -> AsyncIterator[bytes]:
         event: relay.Text | relay.Ended = first
@@ -112,14 +110,9 @@ async def load_or_unload(request: Request, user: User, body: dict[str, Any], cha
         request_body.pop("keep_alive", None)
     job_type = "model.unload" if unload else "model.load"
     try:
-        job = await dropin.submit(request, user, job_type, request_body, details=f"Ollama API ({model})")
-        _, ended = await dropin.Follower(request, job, user).text()
-    except AppError as error:
-        return ollama_error(400 if error.status_code == 422 else error.status_code, error.message)
-    except dropin.CallerGone:
-        return Response(status_code=499)
-    if ended.status != "completed":
-        return ollama_error(dropin.failure_status(ended), ended.error_message or ended.status)
+        await dropin.run(request, user, job_type, request_body, details=f"Ollama API ({model})")
+    except dropin.Refused as error:
+        return refused(error)
     shape = Shape(chat=chat, model=model)
     return JSONResponse({**shape.chunk(""), "done": True, "done_reason": "unload" if unload else "load"})
 
@@ -145,14 +138,9 @@ async def embed(request: Request, user: CurrentUser, body: dict[str, Any] = Body
     """Ollama's /api/embed, queued (never streamed)."""
     model = str(body.get("model", ""))
     try:
-        job = await dropin.submit(request, user, "embed", body, details=f"Ollama API /api/embed ({model})")
-        _, ended = await dropin.Follower(request, job, user).text()
-    except AppError as error:
-        return ollama_error(400 if error.status_code == 422 else error.status_code, error.message)
-    except dropin.CallerGone:
-        return Response(status_code=499)
-    if ended.status != "completed":
-        return ollama_error(dropin.failure_status(ended), ended.error_message or ended.status)
+        _, ended = await dropin.run(request, user, "embed", body, details=f"Ollama API /api/embed ({model})")
+    except dropin.Refused as error:
+        return refused(error)
     result = ended.result_data or {}
     timings = {
         name: result[name] for name in ("total_duration", "load_duration", "prompt_eval_count") if result.get(name)

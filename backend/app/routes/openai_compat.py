@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.errors import AppError
 from app.routes.deps import CurrentUser
 from app.services import dropin, relay
 
@@ -33,6 +32,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def openai_error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status_code=status)
+
+
+def refused(error: dropin.Refused) -> Response:
+    if isinstance(error, dropin.CallerGone):
+        return Response(status_code=499)  # nobody is listening any more
+    return openai_error(error.status, error.message, "server_error" if error.job_failed else "invalid_request_error")
 
 
 class ChatCompletionRequest(BaseModel):
@@ -104,38 +109,30 @@ def _usage(result: dict[str, Any]) -> dict[str, int]:
 @router.post("/chat/completions", responses=ERRORS)
 async def chat_completions(request: Request, user: CurrentUser, body: ChatCompletionRequest) -> Response:
     """OpenAI chat completions, queued behind the GPU slot; `stream: true` answers with server-sent events."""
-    try:
-        job = await dropin.submit(request, user, "chat", body.chat_job(), details=f"OpenAI API chat ({body.model})")
-    except AppError as error:
-        return openai_error(400 if error.status_code == 422 else error.status_code, error.message)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
-    follower = dropin.Follower(request, job, user)
+    details = f"OpenAI API chat ({body.model})"
 
     def envelope(kind: str, choice: dict[str, Any]) -> dict[str, Any]:
         return {"id": completion_id, "object": kind, "created": created, "model": body.model, "choices": [choice]}
 
     try:
         if not body.stream:
-            text, ended = await follower.text()
-        else:
-            first = await follower.first()
-    except dropin.CallerGone:
-        return Response(status_code=499)
-    if not body.stream:
-        if ended.status != "completed":
-            return openai_error(dropin.failure_status(ended), ended.error_message or ended.status, "server_error")
-        result = ended.result_data or {}
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": _finish_reason(result),
-        }
-        return JSONResponse({**envelope("chat.completion", choice), "usage": _usage(result)})
-    if isinstance(first, relay.Ended) and first.job.status != "completed":
-        return openai_error(
-            dropin.failure_status(first.job), first.job.error_message or first.job.status, "server_error"
-        )
+            text, ended = await dropin.run(request, user, "chat", body.chat_job(), details)
+            result = ended.result_data or {}
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": _finish_reason(result),
+            }
+            return JSONResponse({**envelope("chat.completion", choice), "usage": _usage(result)})
+        job = await dropin.submit(request, user, "chat", body.chat_job(), details)
+        follower = dropin.Follower(request, job, user)
+        first = await follower.first()
+        if isinstance(first, relay.Ended):
+            dropin.check_completed(first.job)
+    except dropin.Refused as error:
+        return refused(error)
 
     async def events() -> AsyncIterator[bytes]:
         def sse(payload: dict[str, Any]) -> bytes:
@@ -172,14 +169,9 @@ async def embeddings(request: Request, user: CurrentUser, body: EmbeddingsReques
     if body.dimensions:
         embed["dimensions"] = body.dimensions
     try:
-        job = await dropin.submit(request, user, "embed", embed, details=f"OpenAI API embeddings ({body.model})")
-        _, ended = await dropin.Follower(request, job, user).text()
-    except AppError as error:
-        return openai_error(400 if error.status_code == 422 else error.status_code, error.message)
-    except dropin.CallerGone:
-        return Response(status_code=499)
-    if ended.status != "completed":
-        return openai_error(dropin.failure_status(ended), ended.error_message or ended.status, "server_error")
+        _, ended = await dropin.run(request, user, "embed", embed, details=f"OpenAI API embeddings ({body.model})")
+    except dropin.Refused as error:
+        return refused(error)
     result = ended.result_data or {}
     data = [
         {"object": "embedding", "index": index, "embedding": vector}

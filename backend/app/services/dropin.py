@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
+from app.errors import AppError
 from app.schemas.jobs import SubmitJob
 from app.services import jobs, queue, relay
 from app.services.users import User
@@ -20,16 +21,40 @@ DISCONNECT_CHECK_SECONDS = 0.5
 ERROR_STATUS = {"not_found": 404, "timeout": 504, "queue_timeout": 503, "cancelled": 499}
 
 
-class CallerGone(Exception):
+class Refused(Exception):
+    """No answer for the caller: the request was invalid, or its job did not complete. Each front
+    renders `status` and `message` in its own error shape."""
+
+    def __init__(self, status: int, message: str, *, job_failed: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.job_failed = job_failed  # the request was fine; the job failed (OpenAI: server_error)
+
+
+class CallerGone(Refused):
     """The HTTP caller disconnected before the job produced anything; the job was cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__(499, "the caller disconnected")
+
+
+def check_completed(job: queue.Job) -> queue.Job:
+    """The job, if it completed; else Refused with the HTTP status its failure maps to."""
+    if job.status != "completed":
+        raise Refused(ERROR_STATUS.get(job.error_kind or "", 500), job.error_message or job.status, job_failed=True)
+    return job
 
 
 async def submit(request: Request, user: User, job_type: str, body: dict[str, Any], details: str) -> queue.Job:
-    """Queue `body` as a `job_type` job for `user` (validated like any submission; AppError on bad input)."""
+    """Queue `body` as a `job_type` job for `user`, validated like any submission (Refused, 400, if not)."""
     state = request.app.state
     submission = SubmitJob(job_type=job_type, request=body, details=details)
-    async with state.engine.begin() as conn:
-        submitted = await jobs.submit(conn, user, submission, state.settings)
+    try:
+        async with state.engine.begin() as conn:
+            submitted = await jobs.submit(conn, user, submission, state.settings)
+    except AppError as error:  # clients of these APIs expect 400 for a bad request, not 422
+        raise Refused(400 if error.status_code == 422 else error.status_code, error.message) from error
     job = submitted.job
     state.events.job_changed(job.id, snapshot=job, status=status_view(job, submitted.position, submitted.eta_seconds))
     return job
@@ -96,5 +121,9 @@ class Follower:
         return event
 
 
-def failure_status(job: queue.Job) -> int:
-    return ERROR_STATUS.get(job.error_kind or "", 500)
+async def run(request: Request, user: User, job_type: str, body: dict[str, Any], details: str) -> tuple[str, queue.Job]:
+    """Submit and wait for the whole answer (for callers that did not ask for a stream): its text and
+    the completed job. Refused (CallerGone included) otherwise."""
+    job = await submit(request, user, job_type, body, details)
+    text, ended = await Follower(request, job, user).text()
+    return text, check_completed(ended)
