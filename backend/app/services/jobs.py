@@ -108,7 +108,7 @@ async def submit(
         job=enqueued.job,
         created=enqueued.created,
         position=place,
-        eta_seconds=await eta_seconds(conn, enqueued.job, place, lock, settings.max_concurrent_jobs),
+        eta_seconds=await eta_seconds(conn, enqueued.job, place, lock.holders, settings.max_concurrent_jobs),
         lock=lock,
     )
 
@@ -119,7 +119,7 @@ async def _mean_run_seconds(conn: AsyncConnection, pool: str) -> float | None:
 
 
 async def eta_seconds(
-    conn: AsyncConnection, job: queue.Job, place: int | None, lock: locks.GpuLock, capacity: int
+    conn: AsyncConnection, job: queue.Job, place: int | None, holders: list[locks.Holder], capacity: int
 ) -> float | None:
     """Seconds until the job starts: the jobs ahead of it, at the recent mean run time, spread over
     the slots, plus what is left of the running ones. None until a job of the pool has completed."""
@@ -128,7 +128,7 @@ async def eta_seconds(
     mean = await _mean_run_seconds(conn, job.pool)
     if mean is None:
         return None
-    running_left = sum(max(0.0, mean - holder.elapsed_seconds) for holder in lock.holders) / max(1, capacity)
+    running_left = sum(max(0.0, mean - holder.elapsed_seconds) for holder in holders) / max(1, capacity)
     return round(running_left + place * mean / max(1, capacity), 1)
 
 

@@ -38,8 +38,8 @@ async def current_status(conn: AsyncConnection, job: queue.Job, capacity: int) -
     if job.status != "queued":
         return status_view(job)
     place = await jobs.position(conn, job)
-    lock = await locks.gpu_lock(conn, job.pool, capacity)
-    eta = await jobs.eta_seconds(conn, job, place, lock, capacity)
+    holders = await locks.active(conn, keys=queue.slot_keys(job.pool, capacity))  # not the queue length: unused
+    eta = await jobs.eta_seconds(conn, job, place, holders, capacity)
     return status_view(job, place, eta, await jobs.waiting_for(conn, job))
 
 
