@@ -50,8 +50,3 @@ class TooManyRequests(AppError):
     def __init__(self, message: str, details: dict[str, Any] | None = None, retry_after: int = 30) -> None:
         super().__init__(message, details)
         self.headers = {"Retry-After": str(retry_after)}
-
-
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
@@ -15,12 +13,6 @@ from app.services.auth import Authenticator, AuthError
 from app.services.users import User
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An aijobs API key, or a JWT / Firebase ID token.")
-
-
-async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """One transaction per request, committed when the route returns without error."""
-    async with request.app.state.engine.begin() as conn:
-        yield conn
 
 
 def settings(request: Request) -> Settings:
@@ -44,7 +36,6 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
-Conn = Annotated[AsyncConnection, Depends(connection)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 AppSettings = Annotated[Settings, Depends(settings)]

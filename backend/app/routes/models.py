@@ -9,11 +9,9 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.errors import InvalidInput
 from app.routes.deps import CurrentUser
 from app.schemas.jobs import JobResult, SubmitJob
-from app.services import jobs, locks, models
-from app.services.model_names import InvalidModelName, parse
+from app.services import jobs, locks, model_names, models
 from app.services.users import User
 from app.services.views import lock_view, status_view
 
@@ -39,11 +37,7 @@ class ValidateName(BaseModel):
 
 
 def check_name(name: str) -> str:
-    try:
-        parse(name)
-    except InvalidModelName as error:
-        raise InvalidInput(f"Invalid model name {name!r}: {error}.", {"field": "name", "rule": str(error)}) from error
-    return name
+    return model_names.require_valid(name, field="name")
 
 
 async def queue_model_job(request: Request, user: User, job_type: str, body: dict[str, Any], wait: bool) -> Any:
@@ -111,7 +105,7 @@ async def resources(request: Request, _user: CurrentUser) -> dict[str, Any]:
 )
 async def validate_version(body: ValidateName, _user: CurrentUser) -> dict[str, Any]:
     """Check a model name against Ollama's rules: `[host/][namespace/]model[:tag]`."""
-    name = parse(check_name(body.name))
+    name = model_names.parse(check_name(body.name))
     return {
         "valid": True,
         "name": body.name,

@@ -161,10 +161,7 @@ async def get_settings(request: Request, _user: CurrentUser) -> SettingsOut:
 )
 async def set_active_model(request: Request, _admin: AdminUser, body: ActiveModel) -> SettingsOut:
     """Admins: switch the active model (e.g. back to the base model after a disappointing training run)."""
-    try:
-        model_names.parse(body.model)
-    except model_names.InvalidModelName as error:
-        raise InvalidInput(f"Invalid model name {body.model!r}: {error}.", {"field": "model"}) from error
+    model_names.require_valid(body.model, field="model")
     async with request.app.state.engine.begin() as conn:
         await system_settings.put(conn, {system_settings.ACTIVE_MODEL: body.model})
     return await _settings_view(request)

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.services import queries
 
 BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
 
 class _Snapshot:

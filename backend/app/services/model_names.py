@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from app.errors import InvalidInput
 
 PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
 HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}(:[0-9]{1,5})?$")
@@ -53,6 +58,27 @@ def parse(name: str) -> ModelName:
                 "'_', '.', '-'"
             )
     return ModelName(host=host, namespace=namespace, model=model, tag=tag if sep else "latest")
+
+
+def check(name: str) -> str:
+    """A pydantic validator (`ValidModelName`): the name, or ValueError naming the broken rule."""
+    try:
+        parse(name)
+    except InvalidModelName as error:
+        raise ValueError(f"invalid model name: {error}") from error
+    return name
+
+
+ValidModelName = Annotated[str, AfterValidator(check)]
+
+
+def require_valid(name: str, field: str) -> str:
+    """For names outside a request body (a path, a setting): InvalidInput (422) naming the rule."""
+    try:
+        parse(name)
+    except InvalidModelName as error:
+        raise InvalidInput(f"Invalid model name {name!r}: {error}.", {"field": field, "rule": str(error)}) from error
+    return name
 
 
 def same_model(a: str, b: str) -> bool:

@@ -6,25 +6,18 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.handlers.base import JobContext, JobHandler
-from app.services.model_names import InvalidModelName, parse
+from app.services.model_names import ValidModelName
 
 
 class ModelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, max_length=300, description="e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`")
-
-    @field_validator("model")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        try:
-            parse(value)
-        except InvalidModelName as error:
-            raise ValueError(f"invalid model name: {error}") from error
-        return value
+    model: ValidModelName = Field(
+        min_length=1, max_length=300, description="e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`"
+    )
 
 
 class LoadRequest(ModelRequest):

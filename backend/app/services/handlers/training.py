@@ -20,13 +20,14 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
 from app.services import model_names, system_settings, training_sets
 from app.services.handlers.base import JobContext, JobHandler
 from app.services.job_errors import PermanentError
+from app.services.model_names import ValidModelName
 from app.services.training_runner import run_command
 from app.services.users import User
 
@@ -38,22 +39,14 @@ CHECK_PROMPT = "Reply with one short sentence to confirm you are ready."
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field(min_length=1, max_length=300, description="The model to fine-tune, e.g. `tinyllama`.")
+    base_model: ValidModelName = Field(
+        min_length=1, max_length=300, description="The model to fine-tune, e.g. `tinyllama`."
+    )
     training_set_id: uuid.UUID = Field(description="An uploaded training set (POST /api/ai-agent/training/sets).")
-    model_name: str | None = Field(
+    model_name: ValidModelName | None = Field(
         default=None, max_length=300, description="Name of the new model (default: `<base>-ft-<job id>`)."
     )
     epochs: int = Field(default=3, ge=1, le=1000, description="Passes over the examples.")
-
-    @field_validator("base_model", "model_name")
-    @classmethod
-    def _valid_name(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                model_names.parse(value)
-            except model_names.InvalidModelName as error:
-                raise ValueError(f"invalid model name: {error}") from error
-        return value
 
 
 def default_model_name(base_model: str, job_id: uuid.UUID) -> str:
