@@ -71,9 +71,7 @@ async def submit_and_answer(
     async with request.app.state.engine.begin() as conn:
         submitted = await jobs.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
     job = submitted.job
-    if submitted.created:
-        queued = status_view(job, submitted.position, submitted.eta_seconds)
-        request.app.state.events.job_changed(job.id, snapshot=job, status=queued)
+    request.app.state.events.job_submitted(submitted)
     if wait:
         ended = await jobs.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
         if ended is not None:

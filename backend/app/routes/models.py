@@ -13,7 +13,7 @@ from app.routes.deps import CurrentUser
 from app.schemas.jobs import JobResult, SubmitJob
 from app.services import jobs, locks, model_names, models
 from app.services.users import User
-from app.services.views import lock_view, status_view
+from app.services.views import lock_view
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -47,8 +47,7 @@ async def queue_model_job(request: Request, user: User, job_type: str, body: dic
             conn, user, SubmitJob(job_type=job_type, request=body, details=body["model"]), settings
         )
     job = submitted.job
-    queued = status_view(job, submitted.position, submitted.eta_seconds)
-    request.app.state.events.job_changed(job.id, snapshot=job, status=queued)
+    request.app.state.events.job_submitted(submitted)
     if wait:
         ended = await jobs.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
         if ended is not None:

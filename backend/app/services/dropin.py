@@ -15,7 +15,6 @@ from app.errors import AppError
 from app.schemas.jobs import SubmitJob
 from app.services import jobs, queue, relay
 from app.services.users import User
-from app.services.views import status_view
 
 DISCONNECT_CHECK_SECONDS = 0.5
 ERROR_STATUS = {"not_found": 404, "timeout": 504, "queue_timeout": 503, "cancelled": 499}
@@ -56,7 +55,7 @@ async def submit(request: Request, user: User, job_type: str, body: dict[str, An
     except AppError as error:  # clients of these APIs expect 400 for a bad request, not 422
         raise Refused(400 if error.status_code == 422 else error.status_code, error.message) from error
     job = submitted.job
-    state.events.job_changed(job.id, snapshot=job, status=status_view(job, submitted.position, submitted.eta_seconds))
+    state.events.job_submitted(submitted)
     return job
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.schemas.jobs import JobStatus
-from app.services import locks, queue, views
+from app.services import jobs, locks, queue, views
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,12 @@ class Events:
             self._progress.pop(job_id, None)
         self._job_events.put_nowait(("update", (job_id, snapshot, status)))
         self.lock_changed()
+
+    def job_submitted(self, submitted: jobs.Submitted) -> None:
+        """A new job: its update carries the position and ETA the submission already worked out."""
+        if submitted.created:
+            job = submitted.job
+            self.job_changed(job.id, job, views.status_view(job, submitted.position, submitted.eta_seconds))
 
     def job_progress(self, job: queue.Job, update: dict[str, Any]) -> None:
         """A handler reported progress (called per token: gathered and sent every interval)."""
