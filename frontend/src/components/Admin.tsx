@@ -5,7 +5,7 @@ import { useApi, useModels } from "../api/hooks";
 import { ago, secondsSince } from "../format";
 import { JobsTable } from "./JobsTable";
 import { Stats } from "./Stats";
-import { Empty, ErrorNote, Loading } from "./States";
+import { ErrorNote, Listing, Table } from "./States";
 
 /** Admins: all jobs, leases (force release), history, users and keys, models. */
 export function Admin({ onOpen }: { onOpen: (id: string) => void }) {
@@ -36,26 +36,10 @@ function Leases() {
   return (
     <section className="card" aria-labelledby="leases-title">
       <h2 id="leases-title">Leases</h2>
-      {leases.isPending && <Loading what="leases" />}
-      {leases.isError && <ErrorNote error={leases.error} retry={() => leases.refetch()} />}
-      {leases.data && leases.data.leases.length === 0 && <Empty>No resource is held right now.</Empty>}
-      {leases.data && leases.data.leases.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Resource</th>
-                <th scope="col">Holder</th>
-                <th scope="col">Task</th>
-                <th scope="col">Since</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {leases.data.leases.map((lease) => (
+      <Listing query={leases} what="leases" items={leases.data?.leases} empty="No resource is held right now.">
+        {(rows) => (
+          <Table headers={["Resource", "Holder", "Task", "Since", "Expires", <span className="sr-only">Actions</span>]}>
+              {rows.map((lease) => (
                 <tr key={lease.key}>
                   <td>
                     <code>{lease.key}</code>
@@ -77,10 +61,9 @@ function Leases() {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+                      </Table>
+        )}
+      </Listing>
       {release.isError && <ErrorNote error={release.error} />}
     </section>
   );
@@ -98,23 +81,10 @@ function History({ title, queryKey }: { title: string; queryKey: "gpu-history" |
         <summary>
           <h2 className="inline-heading">{title}</h2>
         </summary>
-        {history.isPending && <Loading what="history" />}
-        {history.isError && <ErrorNote error={history.error} />}
-        {history.data && history.data.entries.length === 0 && <Empty>Nothing yet.</Empty>}
-        {history.data && history.data.entries.length > 0 && (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Resource</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">What</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Ended</th>
-                </tr>
-              </thead>
-              <tbody>
-                {history.data.entries.map((entry: HistoryEntry) => (
+        <Listing query={history} what="history" items={history.data?.entries} empty="Nothing yet.">
+          {(rows) => (
+            <Table headers={["Resource", "Who", "What", "From", "Ended"]}>
+                {rows.map((entry: HistoryEntry) => (
                   <tr key={entry.id}>
                     <td>
                       <code>{entry.key}</code>
@@ -128,10 +98,9 @@ function History({ title, queryKey }: { title: string; queryKey: "gpu-history" |
                     </td>
                   </tr>
                 ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                          </Table>
+          )}
+        </Listing>
       </details>
     </section>
   );
@@ -179,21 +148,10 @@ function Users() {
           Key for <strong>{issued.username}</strong> (shown once): <code className="secret">{issued.key}</code>
         </p>
       )}
-      {users.isPending && <Loading what="users" />}
-      {users.isError && <ErrorNote error={users.error} />}
-      {users.data && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">Keys</th>
-                <th scope="col">Last seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.map((user) => (
+      <Listing query={users} what="users" items={users.data} empty="No users yet.">
+        {(rows) => (
+          <Table headers={["User", "Role", "Keys", "Last seen"]}>
+              {rows.map((user) => (
                 <tr key={user.id}>
                   <td>{user.username}</td>
                   <td>{user.is_admin ? "admin" : "user"}</td>
@@ -217,10 +175,9 @@ function Users() {
                   <td>{user.last_seen ? new Date(user.last_seen).toLocaleString() : "never"}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+                      </Table>
+        )}
+      </Listing>
     </section>
   );
 }
@@ -236,12 +193,10 @@ function Models() {
   return (
     <section className="card" aria-labelledby="models-title">
       <h2 id="models-title">Models</h2>
-      {models.isPending && <Loading what="models" />}
-      {models.isError && <ErrorNote error={models.error} retry={() => models.refetch()} />}
-      {models.data && models.data.models.length === 0 && <Empty>Ollama has no models. Pull one first.</Empty>}
-      {models.data && models.data.models.length > 0 && (
-        <ul className="plain">
-          {models.data.models.map((model) => (
+      <Listing query={models} what="models" items={models.data?.models} empty="Ollama has no models. Pull one first.">
+        {(rows) => (
+          <ul className="plain">
+          {rows.map((model) => (
             <li key={model.name} className="row">
               <code>{model.name}</code>
               <span className={`badge ${model.loaded ? "badge-running" : "badge-queued"}`}>{model.loaded ? "loaded" : "not loaded"}</span>
@@ -251,7 +206,8 @@ function Models() {
             </li>
           ))}
         </ul>
-      )}
+        )}
+      </Listing>
       {act.isError && <ErrorNote error={act.error} />}
       {act.isSuccess && <p className="muted small">Queued as a job: it runs when the GPU slot is free.</p>}
     </section>

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useJobs } from "../api/hooks";
 import { JOB_TYPE_NAMES } from "../format";
-import { Empty, ErrorNote, Loading } from "./States";
+import { Listing, Table } from "./States";
 
 const STATUSES = ["", "queued", "running", "completed", "failed", "cancelled"];
 const TYPES = ["", ...Object.keys(JOB_TYPE_NAMES)];
@@ -38,25 +38,15 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
           </select>
         </label>
       </header>
-      {jobs.isPending && <Loading what="jobs" />}
-      {jobs.isError && <ErrorNote error={jobs.error} retry={() => jobs.refetch()} />}
-      {rows && rows.length === 0 && (
-        <Empty>{status || type ? "No job matches these filters." : "No jobs yet: submit one above."}</Empty>
-      )}
-      {rows && rows.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Job</th>
-                {all && <th scope="col">User</th>}
-                <th scope="col">Status</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Queued</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((job) => {
+      <Listing
+        query={jobs}
+        what="jobs"
+        items={rows}
+        empty={status || type ? "No job matches these filters." : "No jobs yet: submit one above."}
+      >
+        {(items) => (
+          <Table headers={["Job", ...(all ? ["User"] : []), "Status", "Progress", "Queued"]}>
+              {items.map((job) => {
                 const progress = job.progress as { percent?: number };
                 return (
                   <tr key={job.job_id} className={job.job_id === selected ? "selected" : undefined}>
@@ -75,10 +65,9 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
                   </tr>
                 );
               })}
-            </tbody>
-          </table>
-        </div>
-      )}
+            </Table>
+        )}
+      </Listing>
       {jobs.hasNextPage && (
         <button type="button" className="link" onClick={() => jobs.fetchNextPage()} disabled={jobs.isFetchingNextPage}>
           {jobs.isFetchingNextPage ? "Loading…" : "Show older jobs"}
