@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import db, migrate
 from app.config import load_settings
-from app.services import queue
-from app.services.handlers.base import JobContext, JobHandler
-from app.services.processor import Processor
+from app.services.queue import store
+from app.services.queue.job_type import JobContext, JobHandler
+from app.services.queue.processor import Processor
 from tests.support.processes import start_worker
 from tests.support.simulator import start_simulator
 
@@ -45,9 +45,9 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {pick(0.50):7.2f} ms   p95 {pick(0.95):7.2f} ms   p99 {pick(0.99):7.2f} ms   (n={len(values)})"
 
 
-def new_job(n: int, job_type: str = "generate", users: int = 4) -> queue.NewJob:
+def new_job(n: int, job_type: str = "generate", users: int = 4) -> store.NewJob:
     user = f"user{n % users}"
-    return queue.NewJob(
+    return store.NewJob(
         user_id=user,
         username=user,
         job_type=job_type,
@@ -70,7 +70,7 @@ async def fresh_database(server_url: str, name: str) -> str:
 async def bench_enqueue(engine: AsyncEngine, count: int) -> None:
     async def one(n: int) -> None:
         async with engine.begin() as conn:
-            await queue.enqueue(conn, new_job(n))
+            await store.enqueue(conn, new_job(n))
 
     started = time.perf_counter()
     for n in range(count):
@@ -98,7 +98,7 @@ class NoopHandler(JobHandler[Any]):
 async def bench_noop_throughput(engine: AsyncEngine, url: str, count: int) -> None:
     async with engine.begin() as conn:
         for n in range(count):
-            await queue.enqueue(conn, new_job(n, "noop"))
+            await store.enqueue(conn, new_job(n, "noop"))
     settings = load_settings(database_url=url, max_concurrent_jobs=1, job_processing_interval=1)
     processor = Processor(settings=settings, engine=engine, database_url=url, handlers={"noop": NoopHandler()})
     started = time.perf_counter()
@@ -123,7 +123,7 @@ async def bench_pickup(engine: AsyncEngine, samples: int) -> None:
     latencies = []
     for n in range(samples):
         async with engine.begin() as conn:
-            job = (await queue.enqueue(conn, new_job(n))).job
+            job = (await store.enqueue(conn, new_job(n))).job
         committed = time.time()
         async with engine.connect() as conn:
             while True:
@@ -142,7 +142,7 @@ async def bench_idle_gap(engine: AsyncEngine, sim: Any, count: int) -> None:
     sim.reset()
     async with engine.begin() as conn:
         for n in range(count):
-            await queue.enqueue(conn, new_job(n))
+            await store.enqueue(conn, new_job(n))
     await wait_all_done(engine)
     log = sorted((entry for entry in sim.stats()["log"] if entry["endpoint"] == "generate"), key=lambda e: e["start"])
     gaps = [max(0.0, later["start"] - earlier["end"]) for earlier, later in itertools.pairwise(log)]
@@ -152,7 +152,7 @@ async def bench_idle_gap(engine: AsyncEngine, sim: Any, count: int) -> None:
 async def bench_claim(server_url: str, sizes: list[int]) -> None:
     url = await fresh_database(server_url, "bench_claim")
     engine = db.create_engine(url)
-    holder = queue.SlotHolder(operation="bench", details=None)
+    holder = store.SlotHolder(operation="bench", details=None)
     inserted = 0
     for size in sizes:
         async with engine.begin() as conn:
@@ -178,7 +178,7 @@ async def bench_claim(server_url: str, sizes: list[int]) -> None:
             async with engine.connect() as conn:
                 transaction = await conn.begin()
                 started = time.perf_counter()
-                job = await queue.claim(
+                job = await store.claim(
                     conn, pool="gpu", capacity=1, worker_id="bench", ttl=30, describe=lambda *_: holder
                 )
                 timings.append(time.perf_counter() - started)

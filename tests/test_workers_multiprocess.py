@@ -10,24 +10,24 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.services import queue
+from app.services.queue import store
 from tests.support.processes import ServiceProcess, start_worker
 from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
 
 
-async def enqueue_many(engine: AsyncEngine, count: int, users: int = 4) -> list[queue.Job]:
+async def enqueue_many(engine: AsyncEngine, count: int, users: int = 4) -> list[store.Job]:
     jobs = []
     async with engine.begin() as conn:
         for n in range(count):
             user = f"user{n % users}"
-            new = queue.NewJob(
+            new = store.NewJob(
                 user_id=user,
                 username=user,
                 job_type="generate",
                 request_data={"model": "tinyllama", "prompt": f"job {n}"},
             )
-            jobs.append((await queue.enqueue(conn, new)).job)
+            jobs.append((await store.enqueue(conn, new)).job)
     return jobs
 
 
@@ -109,7 +109,7 @@ async def test_kill_9_mid_job_the_job_is_rescued_and_completes_once(
 
         # The killed worker's attempt can no longer write anything.
         async with engine.begin() as conn:
-            assert not await queue.complete(conn, running, "ghost", {"late": True}, {})
+            assert not await store.complete(conn, running, "ghost", {"late": True}, {})
     finally:
         for worker in workers:
             worker.stop()

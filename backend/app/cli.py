@@ -55,9 +55,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 async def _run_worker(settings: Settings) -> None:
     from app import db, migrate
     from app.main import resolve_database_url
-    from app.services.events import Events
-    from app.services.pg_manager import PostgresManager
-    from app.services.processor import Processor
+    from app.services.queue.processor import Processor
+    from app.services.realtime.events import Events
+    from app.services.realtime.pg_manager import PostgresManager
 
     url = await resolve_database_url(settings)
     await migrate.upgrade_async(url)

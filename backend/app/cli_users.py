@@ -28,7 +28,7 @@ async def _with_connection(settings: Settings, action) -> int:  # type: ignore[n
 
 
 def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
-    from app.services import users
+    from app.services.accounts import users
 
     async def create(conn) -> int:  # type: ignore[no-untyped-def]
         issued = await users.create_user(conn, args.name, admin=args.admin, label=args.label)

@@ -19,16 +19,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import db, migrate, sockets, web
+from app import db, migrate, web
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
-from app.routes import admin, health, jobs, leases, lock, metrics, models, ollama_compat, openai_compat, training
-from app.services import users
-from app.services.auth import Authenticator
-from app.services.events import Events
-from app.services.processor import Processor
-from app.services.progress import ProgressHub
+from app.routes import admin, health, jobs, leases, lock, metrics, models, training
+from app.routes.fronts import ollama, openai
+from app.services.accounts import users
+from app.services.accounts.auth import Authenticator
+from app.services.queue.processor import Processor
+from app.services.queue.progress import ProgressHub
+from app.services.realtime import server
+from app.services.realtime.events import Events
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.sio = sockets.create_server(app, settings.cors_origins)
+    app.state.sio = server.create_server(app, settings.cors_origins)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
@@ -165,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
         )
     app.include_router(health.router)
-    for module in (jobs, training, lock, leases, admin, metrics, models, ollama_compat, openai_compat):
+    for module in (jobs, training, lock, leases, admin, metrics, models, ollama, openai):
         app.include_router(module.router)
     web.mount_page(app, settings.web_dir)
     return app

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.services.processor import Processor
+from app.services.queue.processor import Processor
 from tests.support.simulator import Simulator
 from tests.support.waiting import until
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.services import users
-from app.services.users import User
+from app.services.accounts import users
+from app.services.accounts.users import User
 
 
 async def create_user(engine: AsyncEngine, username: str, *, admin: bool = False) -> tuple[User, str]:

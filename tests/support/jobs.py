@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.services import queue
+from app.services.queue import store
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-async def submit(engine: AsyncEngine, job_type: str = "generate", **fields: object) -> queue.Job:
+async def submit(engine: AsyncEngine, job_type: str = "generate", **fields: object) -> store.Job:
     request = fields.pop("request", {"model": "tinyllama", "prompt": "Why is the sky blue?"})
-    new = queue.NewJob(user_id="alice", username="alice", job_type=job_type, request_data=request, **fields)  # type: ignore[arg-type]
+    new = store.NewJob(user_id="alice", username="alice", job_type=job_type, request_data=request, **fields)  # type: ignore[arg-type]
     async with engine.begin() as conn:
-        return (await queue.enqueue(conn, new)).job
+        return (await store.enqueue(conn, new)).job
 
 
 async def leases_held(engine: AsyncEngine) -> int:

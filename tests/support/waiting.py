@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.services import queue
+from app.services.queue import store
 
 T = TypeVar("T")
 
@@ -30,10 +30,10 @@ async def until(check: Callable[[], Awaitable[T] | T], within: float = 20.0, wha
         await asyncio.sleep(0.01)
 
 
-async def job_reaches(engine: AsyncEngine, job_id: uuid.UUID, statuses: set[str], within: float = 20.0) -> queue.Job:
-    async def check() -> queue.Job | None:
+async def job_reaches(engine: AsyncEngine, job_id: uuid.UUID, statuses: set[str], within: float = 20.0) -> store.Job:
+    async def check() -> store.Job | None:
         async with engine.connect() as conn:
-            job = await queue.get_job(conn, job_id)
+            job = await store.get_job(conn, job_id)
         return job if job is not None and job.status in statuses else None
 
     return await until(check, within, f"job {job_id} in {statuses}")

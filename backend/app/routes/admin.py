@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Request
 from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.schemas.admin import CleanupResult, CreateUser, IssuedKeyView, KeyView, Me, NewKey, UserView
-from app.services import queue, users
+from app.services.accounts import users
+from app.services.queue import store
 
 router = APIRouter(prefix="/api/ai-agent", tags=["users and admin"])
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -86,5 +87,5 @@ async def cleanup(request: Request, _admin: AdminUser) -> CleanupResult:
     """Delete finished jobs older than JOB_CLEANUP_DAYS now (a periodic task does it hourly too)."""
     days = request.app.state.settings.job_cleanup_days
     async with request.app.state.engine.begin() as conn:
-        deleted = await queue.delete_old_jobs(conn, days)
+        deleted = await store.delete_old_jobs(conn, days)
     return CleanupResult(deleted=deleted, older_than_days=days)

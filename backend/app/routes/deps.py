@@ -9,8 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
-from app.services.auth import Authenticator, AuthError
-from app.services.users import User
+from app.services.accounts.auth import Authenticator, AuthError
+from app.services.accounts.users import User
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An aijobs API key, or a JWT / Firebase ID token.")
 

@@ -21,9 +21,9 @@ from app.schemas.jobs import (
     RetryResponse,
     SubmitJob,
 )
-from app.services import jobs, views
-from app.services.users import User
-from app.services.views import lock_view, status_view
+from app.services.accounts.users import User
+from app.services.queue import submissions, views
+from app.services.queue.views import lock_view, status_view
 
 router = APIRouter(prefix="/api/ai-agent", tags=["jobs"])
 
@@ -69,11 +69,11 @@ async def submit_and_answer(
     settings = request.app.state.settings
     reject = if_busy == "reject" or (prefer is not None and "if-busy=reject" in prefer.replace(" ", "").lower())
     async with request.app.state.engine.begin() as conn:
-        submitted = await jobs.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
+        submitted = await submissions.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
     job = submitted.job
     request.app.state.events.job_submitted(submitted)
     if wait:
-        ended = await jobs.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
+        ended = await submissions.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
         if ended is not None:
             result = JobResult(
                 job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message
@@ -179,7 +179,7 @@ async def create_report(
 @router.get("/job/{job_id}/status", response_model=JobStatus, responses=ERRORS)
 async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, settings: AppSettings) -> JobStatus:
     async with request.app.state.engine.connect() as conn:
-        job = await jobs.get_owned(conn, user, job_id)
+        job = await submissions.get_owned(conn, user, job_id)
         return await views.current_status(conn, job, settings.max_concurrent_jobs)
 
 
@@ -191,7 +191,7 @@ async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, set
 async def job_result(job_id: uuid.UUID, request: Request, user: CurrentUser) -> Any:
     """The result once completed; 409 with the status while it is not; the error when it failed."""
     async with request.app.state.engine.connect() as conn:
-        job = await jobs.get_owned(conn, user, job_id)
+        job = await submissions.get_owned(conn, user, job_id)
     if job.status in {"queued", "running"}:
         body = {
             "error": {
@@ -212,7 +212,7 @@ async def job_result(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
 async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> CancelResponse:
     """Cancel a queued job at once, or stop a running one on the GPU (through whichever process runs it)."""
     async with request.app.state.engine.begin() as conn:
-        new_status = await jobs.cancel(conn, user, job_id)
+        new_status = await submissions.cancel(conn, user, job_id)
     request.app.state.events.job_changed(job_id)
     message = "Job cancelled" if new_status == "cancelled" else "Cancel sent to the worker running the job"
     return CancelResponse(job_id=job_id, status=new_status, message=message)
@@ -226,7 +226,7 @@ async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
 async def retry_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> RetryResponse:
     """Queue a failed or cancelled job again (its history is kept)."""
     async with request.app.state.engine.begin() as conn:
-        job = await jobs.retry(conn, user, job_id)
+        job = await submissions.retry(conn, user, job_id)
     request.app.state.events.job_changed(job.id)
     return RetryResponse(job_id=job.id, status=job.status, message="Job queued again")
 
@@ -250,12 +250,12 @@ async def list_jobs(
 ) -> JobList:
     """Your jobs, newest first, with cursor pagination."""
     for value in statuses or []:
-        if value not in {"queued", "running", *jobs.TERMINAL}:
+        if value not in {"queued", "running", *submissions.TERMINAL}:
             raise InvalidInput(
                 f"Unknown status {value!r}: use queued, running, completed, failed or cancelled.", {"field": "status"}
             )
     async with request.app.state.engine.connect() as conn:
-        page, next_cursor = await jobs.list_jobs(
+        page, next_cursor = await submissions.list_jobs(
             conn,
             user,
             statuses=statuses,
@@ -277,4 +277,4 @@ async def job_stats(
 ) -> dict[str, Any]:
     """Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length."""
     async with request.app.state.engine.connect() as conn:
-        return await jobs.stats(conn, user, since=since, all_users=all_users)
+        return await submissions.stats(conn, user, since=since, all_users=all_users)

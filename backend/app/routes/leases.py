@@ -11,7 +11,7 @@ from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.schemas.jobs import LockHolder
 from app.schemas.locks import AcquireLease, ForceReleased, History, LeaseList, Released, RenewLease
-from app.services import locks
+from app.services.leases import gpu as locks
 
 router = APIRouter(prefix="/api/locks", tags=["leases"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No or bad token"}}

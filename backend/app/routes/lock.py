@@ -10,8 +10,9 @@ from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.schemas.jobs import GpuLockView, LockHolder
 from app.schemas.locks import ForceReleased, History, Released, TakeGpuSlot
-from app.services import locks, queue
-from app.services.views import lock_view
+from app.services.leases import gpu as locks
+from app.services.queue import store
+from app.services.queue.views import lock_view
 
 router = APIRouter(prefix="/api/ai-agent/lock", tags=["gpu lock"])
 POOL = "gpu"
@@ -39,7 +40,7 @@ async def force_release(
 ) -> list[dict[str, Any]]:
     """Cancel the job(s) holding the GPU and free the slot(s) now; the history records who did it."""
     capacity = request.app.state.settings.max_concurrent_jobs
-    keys = queue.slot_keys(POOL, capacity)
+    keys = store.slot_keys(POOL, capacity)
     async with request.app.state.engine.begin() as conn:
         held = [holder.key for holder in await locks.active(conn, keys=keys)]
         targets = [key for key in held if slot is None or key == f"{POOL}/{slot}"]

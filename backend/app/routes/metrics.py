@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.services import metrics
+from app.services.queue import metrics
 
 router = APIRouter(tags=["health"])
 

@@ -11,9 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.routes.deps import CurrentUser
 from app.schemas.jobs import JobResult, SubmitJob
-from app.services import jobs, locks, model_names, models
-from app.services.users import User
-from app.services.views import lock_view
+from app.services.accounts.users import User
+from app.services.leases import gpu as locks
+from app.services.ollama import models
+from app.services.ollama import names as model_names
+from app.services.queue import submissions
+from app.services.queue.views import lock_view
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,13 +46,13 @@ def check_name(name: str) -> str:
 async def queue_model_job(request: Request, user: User, job_type: str, body: dict[str, Any], wait: bool) -> Any:
     settings = request.app.state.settings
     async with request.app.state.engine.begin() as conn:
-        submitted = await jobs.submit(
+        submitted = await submissions.submit(
             conn, user, SubmitJob(job_type=job_type, request=body, details=body["model"]), settings
         )
     job = submitted.job
     request.app.state.events.job_submitted(submitted)
     if wait:
-        ended = await jobs.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
+        ended = await submissions.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
         if ended is not None:
             result = JobResult(
                 job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message

@@ -12,7 +12,9 @@ from app.errors import InvalidInput
 from app.routes.deps import AdminUser, CurrentUser
 from app.routes.jobs import SUBMIT_ERRORS, IdempotencyKey, IfBusy, Prefer, submit_and_answer
 from app.schemas.jobs import JobAccepted, SubmitJob
-from app.services import model_names, system_settings, training_sets
+from app.services.ollama import names as model_names
+from app.services.ollama import system_settings
+from app.services.training import sets as training_sets
 
 router = APIRouter(prefix="/api/ai-agent", tags=["training"])
 

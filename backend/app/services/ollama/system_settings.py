@@ -1,0 +1,42 @@
+"""Settings the service writes itself (`system_settings`): which model is active after training."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.services.queue import sql
+
+ACTIVE_MODEL = "active_model"
+
+
+async def get_all(conn: AsyncConnection) -> dict[str, Any]:
+    return {row.key: row.value for row in await conn.execute(text(sql.SETTINGS_ALL))}
+
+
+async def active_model(conn: AsyncConnection, fallback: str) -> str:
+    """The model jobs use when they name none: the last deployed training run's, else `fallback`."""
+    value = (await conn.execute(text(sql.SETTING_GET), {"key": ACTIVE_MODEL})).scalar_one_or_none()
+    return value if isinstance(value, str) and value else fallback
+
+
+async def put(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(text(sql.SETTINGS_PUT), {"values": json.dumps(values)})
+
+
+async def record_deploy(conn: AsyncConnection, model: str, examples: int, job_id: str) -> None:
+    """A training run deployed `model`: from now on it is the active model."""
+    await put(
+        conn,
+        {
+            "ai_model_trained": True,
+            "ai_model_trained_at": datetime.now(UTC).isoformat(),
+            "ai_training_examples": examples,
+            ACTIVE_MODEL: model,
+            "ai_model_trained_by_job": job_id,
+        },
+    )
