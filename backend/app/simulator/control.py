@@ -68,6 +68,7 @@ def routes_for(state: SimState) -> dict[str, Any]:
         body = state.stats.as_dict()
         body.update(state.holds.as_dict())
         body["vram_used"] = state.residency.used()
+        body["waiting_for_memory"] = state.residency.waiting_for_memory
         body["pending_failures"] = [failure.as_dict() for failure in state.failures]
         body["config"] = state.config.as_dict()
         return json_response(body)

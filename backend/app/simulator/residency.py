@@ -95,6 +95,7 @@ class Residency:
         # taken until their last request ends.
         self._retiring: set[Resident] = set()
         self._changed = asyncio.Event()
+        self.waiting_for_memory = 0  # requests waiting for busy models to free memory
 
     def loaded(self, now: float) -> list[tuple[Resident, float]]:
         """(model, expiry) for every loaded, unexpired model, newest expiry first. A model still
@@ -141,7 +142,7 @@ class Residency:
             if resident is not None:
                 self._retire(resident)
             if not self._make_room(size, host.vram):
-                await self._wait()  # the models in the way are in use: wait until one is idle
+                await self._wait_for_memory()  # the models in the way are in use: wait until one is idle
                 continue
             return await self._load(entry, wanted_ctx, size, host.load_time(entry))
 
@@ -218,6 +219,13 @@ class Residency:
 
     async def _wait(self) -> None:
         await self._changed.wait()
+
+    async def _wait_for_memory(self) -> None:
+        self.waiting_for_memory += 1
+        try:
+            await self._wait()
+        finally:
+            self.waiting_for_memory -= 1
 
     def _notify(self) -> None:
         self._changed.set()
