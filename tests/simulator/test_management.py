@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import ollama
 import pytest
 
 from tests.support.simulator import Simulator, start_simulator
@@ -145,3 +146,19 @@ def test_chat_final_chunk_carries_ollamas_timings_and_no_context(http: httpx.Cli
     assert all(not timing_fields & set(piece) for piece in pieces)  # left out while zero
     assert all(isinstance(final[field], int) and final[field] > 0 for field in timing_fields)
     assert "context" not in final and final["eval_count"] == len(pieces)
+
+
+async def test_the_official_client_copies_and_pushes(ollama_sim: Simulator) -> None:
+    ollama_sim.reset()
+    client = ollama.AsyncClient(host=ollama_sim.base_url, timeout=10)
+    try:
+        assert (await client.copy("llama3.2", "llama-copy")).status == "success"
+        assert (await client.push("llama-copy")).status == "success"
+        statuses = [part.status async for part in await client.push("llama-copy", stream=True)]
+        assert statuses[0] == "retrieving manifest" and statuses[-1] == "success"
+        assert (await client.delete("llama-copy")).status == "success"
+        with pytest.raises(ollama.ResponseError) as caught:
+            await client.copy("llama-copy", "other")
+        assert caught.value.status_code == 404
+    finally:
+        await client.close()

@@ -40,7 +40,7 @@ class RequestRecord:
     outcome: str | None = None  # done | disconnect | error; None while running
     status: int | None = None
     tokens: int = 0  # tokens actually produced (stops growing the moment a client leaves)
-    load_seconds: float = 0.0  # time this request waited for its model to load (0 when warm)
+    load_seconds: float = 0.0  # time spent getting its model: loading it, or waiting for memory (tiny when warm)
     held: bool = False  # paused by POST /_sim/hold right now
 
     @property
