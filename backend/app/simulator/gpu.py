@@ -39,8 +39,8 @@ class Job:
         host = self.state.config.footprint()
         self.resident, load_ns = await self.state.residency.acquire(self.entry, self.keep_alive, self.num_ctx, host)
         self.record.load_seconds = load_ns / 1e9
+        self.state.stats.busy.start()  # before the generation's own clock and stopped after it
         self.working_since = time.monotonic()
-        self.state.stats.busy.start()
         return load_ns
 
     def release(self) -> None:
@@ -49,8 +49,8 @@ class Job:
         if self.resident is not None:
             self.state.residency.release(self.resident)
             self.resident = None
-            self.state.stats.busy.stop()
             self.state.stats.spent_generating(self.record, time.monotonic() - self.working_since)
+            self.state.stats.busy.stop()
 
     async def checkpoint(self, tokens: int) -> None:
         """Wait here if a /_sim/hold catches this request after `tokens` tokens."""

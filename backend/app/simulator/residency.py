@@ -150,8 +150,8 @@ class Residency:
         """Reserve the memory at once (so concurrent loads see it taken), then take the load time."""
         resident = Resident(entry, num_ctx, size)
         self._loaded[entry.key] = resident
+        self._stats.busy.start()  # before the load's own clock and stopped after it: busy time covers it
         epoch, started = self._stats.epoch, time.monotonic()
-        self._stats.busy.start()
         try:
             await sleep_at_least(seconds)
         except BaseException:
@@ -160,8 +160,8 @@ class Residency:
             self._notify()
             raise
         finally:
-            self._stats.busy.stop()
             self._stats.spent_loading(time.monotonic() - started, epoch)
+            self._stats.busy.stop()
         resident.loading = False
         if self._loaded.get(entry.key) is resident:
             self._stats.loaded(entry.name.display, epoch)
