@@ -215,7 +215,7 @@ class Turn:
     think: bool | str | None = None
     tools: list[Any] = dataclasses.field(default_factory=list)
     tool_result: str | None = None  # the last message is a tool's result: answer with it
-    call_tool: bool = False  # the last message is the user's and tools were given
+    call_tool: bool = False  # the last message is the user's: with tools given, the answer is a call
 
 
 def _plan(state: SimState, job: Job, body: Body, turn: Turn) -> Plan:
