@@ -2,7 +2,8 @@
 Ollama: on a machine with Ollama this proves the stand-in behaves like the real thing where aijobs
 relies on it. Without OLLAMA_BASE_URL (or when it does not answer) the real-Ollama cases are skipped.
 OLLAMA_TEST_MODEL (default tinyllama) and OLLAMA_TEST_EMBED_MODEL (default nomic-embed-text) must be
-pulled there."""
+pulled there. Cases that need a capability use OLLAMA_TEST_TOOLS_MODEL and OLLAMA_TEST_THINKING_MODEL
+(default qwen3:0.6b, which has both) and are skipped where that model is not pulled."""
 
 from __future__ import annotations
 
@@ -19,6 +20,23 @@ from tests.support.simulator import Simulator
 RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 MODEL = os.environ.get("OLLAMA_TEST_MODEL", "tinyllama")
 EMBED_MODEL = os.environ.get("OLLAMA_TEST_EMBED_MODEL", "nomic-embed-text")
+TOOLS_MODEL = os.environ.get("OLLAMA_TEST_TOOLS_MODEL", "qwen3:0.6b")
+THINKING_MODEL = os.environ.get("OLLAMA_TEST_THINKING_MODEL", "qwen3:0.6b")
+TIMING_FIELDS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count")
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "The name of the city"}},
+            "required": ["city"],
+        },
+    },
+}
+ASK_WEATHER = {"role": "user", "content": "What is the weather in Paris right now? Use the get_weather tool."}
+COPY_NAME = "aijobs-fidelity-copy:latest"
 
 
 def _real_ollama() -> str | None:
@@ -112,3 +130,103 @@ def test_keep_alive_zero_unloads_and_ps_shows_it(ollama: httpx.Client) -> None:
     assert unload["done_reason"] == "unload"
     loaded = {m["name"] for m in ollama.get("/api/ps").json()["models"]}
     assert MODEL not in loaded and f"{MODEL}:latest" not in loaded
+
+
+def _installed(ollama: httpx.Client, model: str) -> None:
+    """Skip the case where `model` is not pulled (a real Ollama may lack the capability models)."""
+    names = {m["name"] for m in ollama.get("/api/tags").json()["models"]}
+    if model not in names and f"{model}:latest" not in names:
+        pytest.skip(f"{model} is not pulled: `ollama pull {model}` to run this case")
+
+
+def test_root_says_ollama_is_running(ollama: httpx.Client) -> None:
+    root = ollama.get("/")
+    assert (root.status_code, root.text) == (200, "Ollama is running")
+    assert root.headers["content-type"].startswith("text/plain")
+    assert ollama.head("/").status_code == 200
+
+
+def test_final_chunks_carry_the_timings_and_generate_a_context(ollama: httpx.Client) -> None:
+    body = {"model": MODEL, "prompt": "Say hello.", "options": {"num_predict": 8}}
+    with ollama.stream("POST", "/api/generate", json=body) as reply:
+        *pieces, final = [json.loads(line) for line in reply.iter_lines() if line]
+    assert all(not set(TIMING_FIELDS) & set(piece) for piece in pieces)  # zero, so left out
+    for field in (*TIMING_FIELDS, "eval_duration"):
+        assert isinstance(final[field], int) and final[field] > 0
+    assert final["context"] and all(isinstance(token, int) for token in final["context"])
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "options": {"num_predict": 8}}
+    with ollama.stream("POST", "/api/chat", json=chat) as reply:
+        final = [json.loads(line) for line in reply.iter_lines() if line][-1]
+    assert "context" not in final and all(isinstance(final[field], int) for field in TIMING_FIELDS)
+
+
+def test_show_lists_capabilities_and_the_context_length(ollama: httpx.Client) -> None:
+    shown = ollama.post("/api/show", json={"model": MODEL}).json()
+    assert "completion" in shown["capabilities"]
+    info = shown["model_info"]
+    assert isinstance(info[f"{info['general.architecture']}.context_length"], int)
+    assert "embedding" in ollama.post("/api/show", json={"model": EMBED_MODEL}).json()["capabilities"]
+
+
+def test_show_lists_tools_and_thinking(ollama: httpx.Client) -> None:
+    _installed(ollama, TOOLS_MODEL)
+    _installed(ollama, THINKING_MODEL)
+    assert "tools" in ollama.post("/api/show", json={"model": TOOLS_MODEL}).json()["capabilities"]
+    assert "thinking" in ollama.post("/api/show", json={"model": THINKING_MODEL}).json()["capabilities"]
+
+
+def _check_call(calls: list[dict[str, object]]) -> None:
+    (call,) = calls
+    function = call["function"]
+    assert isinstance(function, dict) and function["name"] == "get_weather"
+    assert isinstance(function["arguments"], dict) and isinstance(function["arguments"].get("city"), str)
+
+
+def test_a_tool_call_is_an_object_with_empty_content(ollama: httpx.Client) -> None:
+    _installed(ollama, TOOLS_MODEL)
+    body = {"model": TOOLS_MODEL, "messages": [ASK_WEATHER], "tools": [WEATHER_TOOL], "think": False}
+    reply = ollama.post("/api/chat", json={**body, "stream": False, "options": {"temperature": 0, "seed": 1}}).json()
+    assert reply["done"] is True and reply["done_reason"] == "stop" and reply["message"]["content"] == ""
+    _check_call(reply["message"]["tool_calls"])
+
+
+def test_a_streamed_tool_call_arrives_whole_before_the_done_chunk(ollama: httpx.Client) -> None:
+    _installed(ollama, TOOLS_MODEL)
+    body = {"model": TOOLS_MODEL, "messages": [ASK_WEATHER], "tools": [WEATHER_TOOL], "think": False}
+    with ollama.stream("POST", "/api/chat", json={**body, "options": {"temperature": 0, "seed": 1}}) as reply:
+        chunks = [json.loads(line) for line in reply.iter_lines() if line]
+    calls = [chunk for chunk in chunks if chunk["message"].get("tool_calls")]
+    assert len(calls) == 1 and calls[0]["done"] is False
+    _check_call(calls[0]["message"]["tool_calls"])
+    assert chunks[-1]["done"] is True and chunks[-1]["done_reason"] == "stop"
+
+
+def test_thinking_comes_in_its_own_field_before_the_answer(ollama: httpx.Client) -> None:
+    _installed(ollama, THINKING_MODEL)
+    chat = {"model": THINKING_MODEL, "messages": [{"role": "user", "content": "What is 2 + 3?"}], "think": True}
+    with ollama.stream("POST", "/api/chat", json=chat) as reply:
+        pieces = [json.loads(line) for line in reply.iter_lines() if line][:-1]
+    thinking = [index for index, piece in enumerate(pieces) if piece["message"].get("thinking")]
+    answering = [index for index, piece in enumerate(pieces) if piece["message"]["content"]]
+    assert thinking and answering and max(thinking) < min(answering)
+    body = {"model": THINKING_MODEL, "prompt": "What is 2 + 3?", "think": True, "stream": False}
+    generated = ollama.post("/api/generate", json=body).json()
+    assert isinstance(generated["thinking"], str) and generated["thinking"] and isinstance(generated["response"], str)
+    unthinking = ollama.post("/api/generate", json={**body, "think": False}).json()
+    assert "thinking" not in unthinking
+
+
+def test_copy_then_delete_round_trip(ollama: httpx.Client) -> None:
+    copied = ollama.post("/api/copy", json={"source": MODEL, "destination": COPY_NAME})
+    assert (copied.status_code, copied.content) == (200, b"")
+    try:
+        models = {m["name"]: m for m in ollama.get("/api/tags").json()["models"]}
+        source = models.get(MODEL) or models[f"{MODEL}:latest"]
+        assert models[COPY_NAME]["digest"] == source["digest"]
+    finally:
+        deleted = ollama.request("DELETE", "/api/delete", json={"model": COPY_NAME})
+    assert (deleted.status_code, deleted.content) == (200, b"")
+    again = ollama.request("DELETE", "/api/delete", json={"model": COPY_NAME})
+    assert again.status_code == 404 and isinstance(again.json()["error"], str)
+    missing = ollama.post("/api/copy", json={"source": "no-such-model-aijobs", "destination": COPY_NAME})
+    assert missing.status_code == 404

@@ -10,9 +10,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.simulator import control, generation, management
+from app.simulator import control, embedding, generation, management
 from app.simulator.responses import RAW_SEND_KEY, ApiError, Tracked, error_response
-from app.simulator.state import RequestRecord, SimConfig, SimState
+from app.simulator.state import SimConfig, SimState
+from app.simulator.stats import RequestRecord
 
 Handler = Callable[[Request, RequestRecord, SimState], Awaitable[Response]]
 
@@ -56,11 +57,13 @@ def _api_routes(state: SimState) -> list[Route]:
         ("/api/ps", "ps", management.ps, ["GET"]),
         ("/api/generate", "generate", generation.generate, ["POST"]),
         ("/api/chat", "chat", generation.chat, ["POST"]),
-        ("/api/embed", "embed", generation.embed, ["POST"]),
-        ("/api/embeddings", "embeddings", generation.embeddings, ["POST"]),
+        ("/api/embed", "embed", embedding.embed, ["POST"]),
+        ("/api/embeddings", "embeddings", embedding.embeddings, ["POST"]),
         ("/api/show", "show", management.show, ["POST"]),
         ("/api/pull", "pull", management.pull, ["POST"]),
+        ("/api/push", "push", management.push, ["POST"]),
         ("/api/create", "create", management.create, ["POST"]),
+        ("/api/copy", "copy", management.copy, ["POST"]),
         ("/api/delete", "delete", management.delete, ["DELETE"]),
         ("/api/blobs/{digest}", "blobs", management.blob, ["HEAD", "POST"]),
     ]
@@ -74,6 +77,8 @@ def _control_routes(state: SimState) -> list[Route]:
         Route("/_sim/config", handlers["config"], methods=["GET", "POST"]),
         Route("/_sim/stats", handlers["stats"], methods=["GET"]),
         Route("/_sim/reset", handlers["reset"], methods=["POST"]),
+        Route("/_sim/hold", handlers["hold"], methods=["POST"]),
+        Route("/_sim/release", handlers["release"], methods=["POST"]),
     ]
 
 

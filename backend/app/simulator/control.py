@@ -1,4 +1,5 @@
-"""The test control surface under /_sim/: inject failures, change settings, read and reset stats.
+"""The test control surface under /_sim/: inject failures, change settings, hold and release
+generations, read and reset stats.
 
 Not part of Ollama's API; nothing here is counted in the stats.
 """
@@ -11,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.simulator.holds import parse_hold
 from app.simulator.responses import json_response
 from app.simulator.state import ENDPOINTS, FAIL_KINDS, GPU_ENDPOINTS, SimState
 
@@ -64,12 +66,25 @@ def routes_for(state: SimState) -> dict[str, Any]:
 
     async def stats(_request: Request) -> Response:
         body = state.stats.as_dict()
+        body.update(state.holds.as_dict())
+        body["vram_used"] = state.residency.used()
+        body["waiting_for_memory"] = state.residency.waiting_for_memory
         body["pending_failures"] = [failure.as_dict() for failure in state.failures]
         body["config"] = state.config.as_dict()
         return json_response(body)
+
+    async def hold(request: Request) -> Response:
+        try:
+            state.holds.add(parse_hold(await _json_object(request)))
+        except ValueError as error:
+            return _bad(error)
+        return json_response(state.holds.as_dict())
+
+    async def release(_request: Request) -> Response:
+        return json_response({"released": state.holds.release()})
 
     async def reset(_request: Request) -> Response:
         state.reset()
         return json_response({"status": "reset"})
 
-    return {"fail": fail, "config": config, "stats": stats, "reset": reset}
+    return {"fail": fail, "config": config, "stats": stats, "reset": reset, "hold": hold, "release": release}

@@ -1,4 +1,4 @@
-"""Model management: version, tags, ps, show, pull, create, delete, and blob upload for create."""
+"""Model management: version, tags, ps, show, pull, push, create, copy, delete, and blob upload for create."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from app.simulator import models
 from app.simulator.bodies import Body, read_body
 from app.simulator.lookup import MIDSTREAM, failure_response, parse_or_400, resolve
 from app.simulator.models import ModelEntry
+from app.simulator.names import go_quote, parse_name
+from app.simulator.residency import Resident
 from app.simulator.responses import ApiError, Event, Line, Whole, WorkResponse, json_response
-from app.simulator.state import RequestRecord, Resident, SimState
+from app.simulator.state import SimState
+from app.simulator.stats import RequestRecord
 from app.simulator.timefmt import rfc3339, rfc3339_forever
 
 VERSION = "0.12.6"
@@ -43,16 +46,14 @@ async def tags(_request: Request, _record: RequestRecord, state: SimState) -> Re
 
 def _ps_item(resident: Resident, expiry: float, now: float) -> dict[str, Any]:
     entry = resident.entry
-    # The KV cache grows with the context; all of it sits on the (pretend) GPU.
-    size = entry.spec.size + resident.num_ctx * entry.spec.embedding_length * 4
     return {
         "name": entry.name.display,
         "model": entry.name.display,
-        "size": size,
+        "size": resident.size,
         "digest": entry.digest,
         "details": models.details(entry),
         "expires_at": rfc3339_forever(now) if expiry == float("inf") else rfc3339(expiry),
-        "size_vram": size,
+        "size_vram": resident.size,  # a model that does not fit is refused, never split with the CPU
         "context_length": resident.num_ctx,
     }
 
@@ -73,12 +74,36 @@ async def show(request: Request, record: RequestRecord, state: SimState) -> Resp
 async def delete(request: Request, record: RequestRecord, state: SimState) -> Response:
     body = await read_body(request, "DeleteRequest")
     raw = record.model = body.model()
+    if parse_name(raw) is None:
+        raise ApiError(400, f"name {go_quote(raw)} is invalid")
     entry = resolve(state, raw, "delete")
     failed = _failed(state, "delete", raw)
     if failed:
         return failed
     state.catalogue.remove(entry.name)
     state.residency.unload(entry)  # a deleted model should not linger in /api/ps
+    return Response(status_code=200)
+
+
+async def copy(request: Request, record: RequestRecord, state: SimState) -> Response:
+    """A second name for an installed model (Ollama copies the manifest: same digest). 200, no body."""
+    body = await read_body(request, "CopyRequest")
+    source, destination = body.str("source"), body.str("destination")
+    record.model = source
+    source_name, destination_name = parse_name(source), parse_name(destination)
+    if source_name is None:
+        raise ApiError(400, f"source {go_quote(source)} is invalid")
+    if destination_name is None:
+        raise ApiError(400, f"destination {go_quote(destination)} is invalid")
+    entry = state.catalogue.get(source_name)
+    if entry is None:
+        raise ApiError(404, f"model {go_quote(source)} not found")
+    failed = _failed(state, "copy", source)
+    if failed:
+        return failed
+    origin = entry.origin or entry.key
+    copied = dataclasses.replace(entry, name=destination_name, origin=origin, modified_at=time.time())
+    state.catalogue.add(copied)
     return Response(status_code=200)
 
 
@@ -109,8 +134,8 @@ async def _paced(
         yield Whole(last)
 
 
-def _layer_progress(digest: str, size: int) -> Iterator[dict[str, Any]]:
-    head = {"status": f"pulling {digest[:12]}", "digest": f"sha256:{digest}", "total": size}
+def _layer_progress(digest: str, size: int, verb: str = "pulling") -> Iterator[dict[str, Any]]:
+    head = {"status": f"{verb} {digest[:12]}", "digest": f"sha256:{digest}", "total": size}
     yield head  # `completed` is left out while it is 0
     steps = 5 if size > 1_000_000 else 1
     for step in range(1, steps + 1):
@@ -149,6 +174,35 @@ async def pull(request: Request, record: RequestRecord, state: SimState) -> Resp
         return failure_response(kind, "pull", raw)
     statuses = _pull_statuses(state, _pull_target(state, name))
     return WorkResponse(_paced(state, statuses, stream, midstream=kind == "midstream"))
+
+
+def _manifest_path(name: models.ModelName) -> str:
+    return f"{models.MODELS_DIR}/manifests/{name.host}/{name.namespace}/{name.model}/{name.tag}"
+
+
+def _push_statuses(name: models.ModelName, entry: ModelEntry | None) -> Iterator[dict[str, Any]]:
+    """Ollama's PushModel: the local manifest, each layer uploaded with progress, then the manifest.
+    The fake registry takes any push."""
+    yield {"status": "retrieving manifest"}
+    if entry is None:
+        yield {"status": "couldn't retrieve manifest"}
+        yield {"error": f"open {_manifest_path(name)}: no such file or directory"}
+        return
+    for digest, size in entry.layers():
+        yield from _layer_progress(digest, size, "pushing")
+    yield {"status": "pushing manifest"}
+    yield {"status": "success"}
+
+
+async def push(request: Request, record: RequestRecord, state: SimState) -> Response:
+    body = await read_body(request, "PushRequest")
+    raw = record.model = body.model()
+    name = parse_or_400(raw)
+    kind = state.take_failure("push")
+    if kind and kind != "midstream":
+        return failure_response(kind, "push", raw)
+    statuses = _push_statuses(name, state.catalogue.get(name))
+    return WorkResponse(_paced(state, statuses, body.bool("stream", True), midstream=kind == "midstream"))
 
 
 def _layer(*parts: object) -> str:
@@ -220,20 +274,27 @@ async def create(request: Request, record: RequestRecord, state: SimState) -> Re
 
 
 def _blob_digest(request: Request) -> str:
-    match = _DIGEST.fullmatch(request.path_params["digest"])
-    if match is None:
+    """The digest as given (Ollama compares it verbatim), once its form is checked."""
+    digest = request.path_params["digest"]
+    if _DIGEST.fullmatch(digest) is None:
         raise ApiError(400, "invalid digest format")
-    return f"sha256:{match.group(1).lower()}"
+    return digest
 
 
 async def blob(request: Request, _record: RequestRecord, state: SimState) -> Response:
-    """HEAD: 200 if the blob is here, else 404. POST: store it if its sha256 matches the digest."""
+    """HEAD: 200 if the blob is here, else 404. POST: 200 if it is here already, else store it
+    (201) if its sha256 is the digest, exactly as written (`sha256:` and lower-case hex)."""
     digest = _blob_digest(request)
+    stored_as = digest.replace(":", "-")  # Ollama's file name, so both spellings find one blob
     if request.method == "HEAD":
-        return Response(status_code=200 if digest in state.blobs else 404)
+        if stored_as in state.blobs:
+            return Response(status_code=200)
+        raise ApiError(404, f"blob {go_quote(digest)} not found")
+    if stored_as in state.blobs:
+        return Response(status_code=200)
     content = await request.body()
     actual = f"sha256:{hashlib.sha256(content).hexdigest()}"
     if actual != digest:
-        raise ApiError(400, f'digest mismatch, expected "{digest}", got "{actual}"')
-    state.blobs[digest] = len(content)  # only the size: the simulator never reads the bytes back
+        raise ApiError(400, f"digest mismatch, expected {go_quote(digest)}, got {go_quote(actual)}")
+    state.blobs[stored_as] = len(content)  # only the size: the simulator never reads the bytes back
     return Response(status_code=201)

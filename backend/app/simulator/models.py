@@ -13,8 +13,9 @@ from typing import Any
 from app.simulator.names import ModelName, parse_name
 from app.simulator.timefmt import rfc3339
 
-COMPLETION, EMBEDDING, TOOLS, THINKING = "completion", "embedding", "tools", "thinking"
-BLOB_DIR = "/root/.ollama/models/blobs"  # where a real Ollama keeps blobs; shown in modelfiles
+COMPLETION, EMBEDDING, TOOLS, THINKING, VISION = "completion", "embedding", "tools", "thinking", "vision"
+MODELS_DIR = "/root/.ollama/models"  # where a real Ollama keeps models; shown in modelfiles and errors
+BLOB_DIR = f"{MODELS_DIR}/blobs"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Spec:
     capabilities: tuple[str, ...]
     template: str = "{{ .System }}\n{{ .Prompt }}"
     parameters: dict[str, Any] = field(default_factory=dict)
+    # Only models that use Ollama's "harmony" parser (gpt-oss) take think levels ("low" … "high");
+    # any other model answers 400 to a level (routes.go: `think value %q is not supported`).
+    think_levels: bool = False
 
 
 _CHAT_TEMPLATE = "{{- range .Messages }}<|{{ .Role }}|>\n{{ .Content }}</s>\n{{ end }}<|assistant|>\n"
@@ -91,11 +95,63 @@ REGISTRY: dict[str, Spec] = {
         _CHAT_TEMPLATE,
         {"stop": ["[INST]", "[/INST]"]},
     ),
+    "qwen3": Spec(
+        "qwen3",
+        "751.63M",
+        "Q4_K_M",
+        522_653_767,
+        40_960,
+        1024,
+        (COMPLETION, TOOLS, THINKING),
+        _CHAT_TEMPLATE,
+        {"stop": ["<|im_start|>", "<|im_end|>"], "temperature": 0.6, "top_k": 20, "top_p": 0.95},
+    ),
+    "gpt-oss": Spec(
+        "gptoss",
+        "20.9B",
+        "MXFP4",
+        13_780_173_724,
+        131_072,
+        2880,
+        (COMPLETION, TOOLS, THINKING),
+        _CHAT_TEMPLATE,
+        {"temperature": 1},
+        think_levels=True,
+    ),
+    "gemma3": Spec(
+        "gemma3",
+        "4.3B",
+        "Q4_K_M",
+        3_338_801_804,
+        131_072,
+        2560,
+        (COMPLETION, VISION),
+        _CHAT_TEMPLATE,
+        {"stop": ["<end_of_turn>"], "temperature": 1, "top_k": 64, "top_p": 0.95},
+    ),
+    "llava": Spec(
+        "llama",
+        "7B",
+        "Q4_0",
+        4_733_363_377,
+        32_768,
+        4096,
+        (COMPLETION, VISION),
+        _CHAT_TEMPLATE,
+        {"stop": ["[INST]", "[/INST]"]},
+    ),
     "nomic-embed-text": Spec(
         "nomic-bert", "137M", "F16", 274_302_450, 2048, 768, (EMBEDDING,), "{{ .Prompt }}", {"num_ctx": 8192}
     ),
 }
-INSTALLED_BY_DEFAULT = ("tinyllama:latest", "llama3.2:latest", "qwen2.5:0.5b", "nomic-embed-text:latest")
+INSTALLED_BY_DEFAULT = (
+    "tinyllama:latest",
+    "llama3.2:latest",
+    "qwen2.5:0.5b",
+    "nomic-embed-text:latest",
+    "qwen3:0.6b",  # thinking and tools
+    "gemma3:4b",  # vision
+)
 # A model made by /api/create from files alone: nothing is known about it, so it looks like a small llama.
 _FROM_FILES = dataclasses.replace(REGISTRY["tinyllama"], parameter_size="unknown")
 
@@ -119,6 +175,7 @@ class ModelEntry:
     parameters: dict[str, Any] = field(default_factory=dict)
     adapters: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    origin: str = ""  # the key of the model this is a copy of (/api/copy): a copy shares its manifest
 
     @property
     def key(self) -> str:
@@ -126,7 +183,8 @@ class ModelEntry:
 
     @property
     def digest(self) -> str:
-        return _sha256("manifest", self.key, self.parent, sorted(self.adapters.items()), sorted(self.files.items()))
+        manifest = self.origin or self.key
+        return _sha256("manifest", manifest, self.parent, sorted(self.adapters.items()), sorted(self.files.items()))
 
     def layers(self) -> list[tuple[str, int]]:
         """(sha256 hex, size) per layer: weights, template, license, params, like a pull shows."""

@@ -6,6 +6,7 @@ A name is `[host/][namespace/]model[:tag]` with defaults `registry.ollama.ai`, `
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -78,3 +79,8 @@ def parse_name(raw: str) -> ModelName | None:
         and _MODEL_OR_TAG.fullmatch(name.tag)
     )
     return name if valid else None
+
+
+def go_quote(text: str) -> str:
+    """Go's %q, which Ollama's error messages use around names (close enough: JSON's quoting)."""
+    return json.dumps(text, ensure_ascii=False)

@@ -238,3 +238,34 @@ def json_reply(format_spec: str | dict[str, Any], seed_text: str, seed: int | No
     else:
         value = {"response": " ".join(itertools.islice(vocabulary, 6))}
     return json.dumps(value, ensure_ascii=False)
+
+
+# --- thinking and tools ----------------------------------------------------------------------
+
+
+def thinking_tokens(seed_text: str, count: int, seed: int | None = None) -> list[str]:
+    """The reasoning a thinking model writes before its answer: half as many tokens as the answer
+    (at least one), different words from the answer's."""
+    return reply_tokens(f"thinking about: {seed_text}", max(1, count // 2), seed)
+
+
+def tool_arguments(parameters: Any, seed_text: str, seed: int | None = None) -> dict[str, Any]:
+    """Arguments for a tool call: a value for every *required* parameter of the tool's JSON Schema
+    (an enum's first value, numbers inside their bounds, strings from the vocabulary)."""
+    if not isinstance(parameters, dict):
+        return {}
+    properties = parameters.get("properties") or {}
+    required = [name for name in parameters.get("required") or [] if isinstance(name, str)]
+    schema = {**parameters, "type": "object", "properties": {name: properties.get(name, {}) for name in required}}
+    value = _SchemaFiller(parameters, words(seed_text, seed)).value(schema)
+    return value if isinstance(value, dict) else {}
+
+
+def tool_result_reply(result: str, count: int, seed: int | None = None) -> list[str]:
+    """The answer after a tool ran: the tool's result word for word, then `count` less as many more
+    tokens (none if the result alone is that long), so a test can find the result in the answer."""
+    mention = re.findall(r"\s*\S+", result.strip())
+    rest = reply_tokens(result, max(count - len(mention), 0), seed)
+    if mention and rest:
+        rest[0] = f" {rest[0].lower()}"
+    return mention + rest
