@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import db, migrate
 from app.config import load_settings
 from app.services.queue import store
-from app.services.queue.job_type import JobContext, JobHandler
+from app.services.queue.job_type import JobContext, JobType
 from app.services.queue.processor import Processor
 from tests.support.processes import start_worker
 from tests.support.simulator import start_simulator
@@ -84,8 +84,9 @@ async def bench_enqueue(engine: AsyncEngine, count: int) -> None:
     print(f"enqueue rate            {serial:8.0f} jobs/s (1 client)   {concurrent:8.0f} jobs/s (8 clients)")
 
 
-class NoopHandler(JobHandler[Any]):
+class NoopJob(JobType[Any]):
     job_type = "noop"
+    label = "No-op"
     operation = "No-op"
 
     def parse(self, data: dict[str, Any]) -> Any:
@@ -100,7 +101,7 @@ async def bench_noop_throughput(engine: AsyncEngine, url: str, count: int) -> No
         for n in range(count):
             await store.enqueue(conn, new_job(n, "noop"))
     settings = load_settings(database_url=url, max_concurrent_jobs=1, job_processing_interval=1)
-    processor = Processor(settings=settings, engine=engine, database_url=url, handlers={"noop": NoopHandler()})
+    processor = Processor(settings=settings, engine=engine, database_url=url, job_types={"noop": NoopJob()})
     started = time.perf_counter()
     await processor.start()
     async with engine.connect() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = {"completed", "failed", "cancelled"}
+from app.models.job import TERMINAL_STATUSES
 
 
 class ClientError(Exception):
@@ -69,7 +69,7 @@ async def _follow(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
         elif not text and _line(job) != last:
             last = _line(job)
             print(last, file=sys.stderr)
-        if job["status"] in TERMINAL:
+        if job["status"] in TERMINAL_STATUSES:
             if shown_text:
                 print()
             return job

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import db, migrate, web
+from app import db, migrate, openapi, web
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
@@ -27,6 +27,7 @@ from app.routes import admin, health, jobs, leases, lock, metrics, models, train
 from app.routes.fronts import ollama, openai
 from app.services.accounts import users
 from app.services.accounts.auth import Authenticator
+from app.services.job_types import JOB_TYPES
 from app.services.queue.processor import Processor
 from app.services.queue.progress import ProgressHub
 from app.services.realtime import server
@@ -170,4 +171,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (jobs, training, lock, leases, admin, metrics, models, ollama, openai):
         app.include_router(module.router)
     web.mount_page(app, settings.web_dir)
+    openapi.install(app, JOB_TYPES)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -49,6 +50,7 @@ def test_submit_answers_202_and_status_shows_the_generated_text(api: Api) -> Non
         ({**GENERATE, "priority": 99}, "body.priority"),
         ({**GENERATE, "colour": "red"}, "body.colour"),
         ({**GENERATE, "locks": ["gpu/0"]}, "GPU slot"),
+        ({**GENERATE, "details": "a\u0000b"}, "body.details: text with a NUL character"),
     ],
 )
 async def test_bad_input_is_422_naming_the_field_and_queues_nothing(
@@ -61,6 +63,14 @@ async def test_bad_input_is_422_naming_the_field_and_queues_nothing(
     assert sim.stats()["requests"]["generate"] == 0
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM ai_jobs"))).scalar() == 0
+
+
+def test_an_unpaired_surrogate_is_422_naming_the_field(api: Api) -> None:
+    """JSON may escape a lone surrogate (`\\ud800`); PostgreSQL cannot store it: refused, not a 500."""
+    body = json.dumps({"job_type": "generate", "request": {"prompt": "\ud800"}})  # ASCII, escaped
+    response = api.as_("alice").post("/api/ai-agent/jobs", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert "body.request.prompt" in response.json()["error"]["message"]
 
 
 def test_unknown_job_is_404_in_the_error_shape(api: Api) -> None:

@@ -39,7 +39,7 @@ class AIJob(Base):
     user_id: Mapped[str] = mapped_column(Text)
     username: Mapped[str] = mapped_column(Text)
     job_type: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, server_default="queued")
+    status: Mapped[JobStatus] = mapped_column(Text, server_default=JobStatus.QUEUED.value)
     priority: Mapped[int] = mapped_column(Integer, server_default="0")
     pool: Mapped[str] = mapped_column(Text, server_default="gpu")
     request_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
@@ -65,7 +65,7 @@ class AIJob(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'running', 'completed', 'failed', 'cancelled')", name="ai_jobs_status_check"
+            f"status IN ({', '.join(repr(status.value) for status in JobStatus)})", name="ai_jobs_status_check"
         ),
         # The claim walks this per user: a user's next queued job in priority, then age, order.
         Index(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 
 from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
-from app.schemas.admin import CleanupResult, CreateUser, IssuedKeyView, KeyView, Me, NewKey, UserView
+from app.schemas.admin import CleanupResult, CreateUser, IssuedKeyView, Me, NewKey, UserView
 from app.services.accounts import users
 from app.services.queue import store
 
@@ -54,7 +54,7 @@ async def create_user(request: Request, _admin: AdminUser, body: CreateUser) -> 
     return _issued(issued)
 
 
-@router.get("/admin/keys", response_model=list[KeyView], responses=ADMIN_ERRORS)
+@router.get("/admin/keys", response_model=list[users.KeyInfo], responses=ADMIN_ERRORS)
 async def list_keys(request: Request, _admin: AdminUser) -> list[Any]:
     async with request.app.state.engine.connect() as conn:
         return list(await users.list_keys(conn))

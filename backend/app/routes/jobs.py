@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from app.errors import InvalidInput
+from app.models.job import TERMINAL_STATUSES, JobStatus
 from app.routes.deps import AppSettings, CurrentUser
 from app.schemas.jobs import (
     CancelResponse,
@@ -17,11 +18,13 @@ from app.schemas.jobs import (
     JobList,
     JobResult,
     JobStats,
-    JobStatus,
+    JobTypes,
+    JobView,
     RetryResponse,
     SubmitJob,
 )
 from app.services.accounts.users import User
+from app.services.job_types import JOB_TYPES
 from app.services.queue import submissions, views
 from app.services.queue.views import lock_view, status_view
 
@@ -176,8 +179,8 @@ async def create_report(
     )
 
 
-@router.get("/job/{job_id}/status", response_model=JobStatus, responses=ERRORS)
-async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, settings: AppSettings) -> JobStatus:
+@router.get("/job/{job_id}/status", response_model=JobView, responses=ERRORS)
+async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, settings: AppSettings) -> JobView:
     async with request.app.state.engine.connect() as conn:
         job = await submissions.get_owned(conn, user, job_id)
         return await views.current_status(conn, job, settings.max_concurrent_jobs)
@@ -192,7 +195,7 @@ async def job_result(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
     """The result once completed; 409 with the status while it is not; the error when it failed."""
     async with request.app.state.engine.connect() as conn:
         job = await submissions.get_owned(conn, user, job_id)
-    if job.status in {"queued", "running"}:
+    if job.status not in TERMINAL_STATUSES:
         body = {
             "error": {
                 "code": "not_finished",
@@ -214,7 +217,7 @@ async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
     async with request.app.state.engine.begin() as conn:
         new_status = await submissions.cancel(conn, user, job_id)
     request.app.state.events.job_changed(job_id)
-    message = "Job cancelled" if new_status == "cancelled" else "Cancel sent to the worker running the job"
+    message = "Job cancelled" if new_status == JobStatus.CANCELLED else "Cancel sent to the worker running the job"
     return CancelResponse(job_id=job_id, status=new_status, message=message)
 
 
@@ -250,7 +253,7 @@ async def list_jobs(
 ) -> JobList:
     """Your jobs, newest first, with cursor pagination."""
     for value in statuses or []:
-        if value not in {"queued", "running", *submissions.TERMINAL}:
+        if value not in JobStatus.__members__.values():
             raise InvalidInput(
                 f"Unknown status {value!r}: use queued, running, completed, failed or cancelled.", {"field": "status"}
             )
@@ -278,3 +281,10 @@ async def job_stats(
     """Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length."""
     async with request.app.state.engine.connect() as conn:
         return await submissions.stats(conn, user, since=since, all_users=all_users)
+
+
+@router.get("/job-types", response_model=JobTypes, responses={401: {"description": "No or bad token"}})
+async def job_types(_user: CurrentUser) -> JobTypes:
+    """The job types this service runs: what each is called, what the lock shows while it runs, how its
+    result is shown, its defaults. Each type's request fields are in this schema under `POST /jobs`."""
+    return JobTypes.model_validate({"job_types": [kind.as_dict() for kind in JOB_TYPES.values()]})

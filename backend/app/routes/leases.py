@@ -11,7 +11,7 @@ from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.schemas.jobs import LockHolder
 from app.schemas.locks import AcquireLease, ForceReleased, History, LeaseList, Released, RenewLease
-from app.services.leases import gpu as locks
+from app.services.leases import service as leases
 
 router = APIRouter(prefix="/api/locks", tags=["leases"])
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No or bad token"}}
@@ -25,10 +25,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No or bad token
 )
 async def acquire(request: Request, user: CurrentUser, body: AcquireLease) -> dict[str, Any]:
     """Take a lease on `key` for `ttl_seconds`; 409 names who holds it."""
-    key = locks.check_resource_key(body.key)
+    key = leases.check_resource_key(body.key)
     async with request.app.state.engine.begin() as conn:
-        await locks.sweep_expired(conn)  # an expired holder's history says `expired`, not taken over silently
-        holder = await locks.acquire(
+        await leases.sweep_expired(conn)  # an expired holder's history says `expired`, not taken over silently
+        holder = await leases.acquire(
             conn, user, key, ttl=body.ttl_seconds, owner=body.owner, task_id=body.task_id, details=body.details
         )
     return holder.as_dict()
@@ -38,8 +38,8 @@ async def acquire(request: Request, user: CurrentUser, body: AcquireLease) -> di
 async def list_leases(request: Request, _user: CurrentUser) -> LeaseList:
     """Active leases on resources (not GPU slots: see /api/ai-agent/lock), with their expiry."""
     async with request.app.state.engine.begin() as conn:
-        await locks.sweep_expired(conn)
-        held = await locks.active(conn)
+        await leases.sweep_expired(conn)
+        held = await leases.active(conn)
     return LeaseList(leases=[holder.as_dict() for holder in held if not holder.key.startswith("gpu/")])  # type: ignore[misc]
 
 
@@ -53,8 +53,8 @@ async def lease_history(
 ) -> History:
     """Every lease with how it ended: released, expired or force_released (and by whom)."""
     async with request.app.state.engine.begin() as conn:
-        await locks.sweep_expired(conn)
-        entries = await locks.history(conn, key=key, before_id=before_id, limit=limit)
+        await leases.sweep_expired(conn)
+        entries = await leases.history(conn, key=key, before_id=before_id, limit=limit)
     return History(entries=entries, next_before_id=entries[-1]["id"] if len(entries) == limit else None)  # type: ignore[arg-type]
 
 
@@ -62,7 +62,7 @@ async def lease_history(
 async def lease_status(request: Request, _user: CurrentUser, key: str) -> dict[str, Any]:
     """Who holds `key`, or 404 when nobody does."""
     async with request.app.state.engine.connect() as conn:
-        holder = await locks.get(conn, key)
+        holder = await leases.get(conn, key)
     if holder is None:
         raise NotFound(f"Nobody holds {key!r}.", {"key": key})
     return holder.as_dict()
@@ -76,7 +76,7 @@ async def lease_status(request: Request, _user: CurrentUser, key: str) -> dict[s
 async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease) -> dict[str, Any]:
     """Extend your lease by `ttl_seconds` from now."""
     async with request.app.state.engine.begin() as conn:
-        holder = await locks.renew(conn, user, key, body.ttl_seconds)
+        holder = await leases.renew(conn, user, key, body.ttl_seconds)
     return holder.as_dict()
 
 
@@ -88,7 +88,7 @@ async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease)
 async def force_release(request: Request, admin: AdminUser, key: str) -> dict[str, Any]:
     """Admins: free `key` now, whoever holds it (recorded as force_released, with your name)."""
     async with request.app.state.engine.begin() as conn:
-        return await locks.force_release(conn, admin, key)
+        return await leases.force_release(conn, admin, key)
 
 
 @router.delete(
@@ -99,5 +99,5 @@ async def force_release(request: Request, admin: AdminUser, key: str) -> dict[st
 async def release(request: Request, user: CurrentUser, key: str) -> Released:
     """Give your lease back. Only its owner can (admins: force-release)."""
     async with request.app.state.engine.begin() as conn:
-        await locks.release(conn, user, key)
+        await leases.release(conn, user, key)
     return Released(key=key)

@@ -10,8 +10,8 @@ from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.schemas.jobs import GpuLockView, LockHolder
 from app.schemas.locks import ForceReleased, History, Released, TakeGpuSlot
-from app.services.leases import gpu as locks
-from app.services.queue import store
+from app.services.leases import gpu
+from app.services.leases import service as leases
 from app.services.queue.views import lock_view
 
 router = APIRouter(prefix="/api/ai-agent/lock", tags=["gpu lock"])
@@ -24,7 +24,7 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {**AUTH_ERRORS, 403: {"descripti
 async def get_lock(request: Request, _user: CurrentUser) -> GpuLockView:
     """Who holds the GPU (each slot), doing what, since when, and how many jobs wait."""
     async with request.app.state.engine.connect() as conn:
-        lock = await locks.gpu_lock(conn, POOL, request.app.state.settings.max_concurrent_jobs)
+        lock = await gpu.gpu_lock(conn, POOL, request.app.state.settings.max_concurrent_jobs)
     return lock_view(lock)
 
 
@@ -40,13 +40,13 @@ async def force_release(
 ) -> list[dict[str, Any]]:
     """Cancel the job(s) holding the GPU and free the slot(s) now; the history records who did it."""
     capacity = request.app.state.settings.max_concurrent_jobs
-    keys = store.slot_keys(POOL, capacity)
+    keys = gpu.slot_keys(POOL, capacity)
     async with request.app.state.engine.begin() as conn:
-        held = [holder.key for holder in await locks.active(conn, keys=keys)]
+        held = [holder.key for holder in await leases.active(conn, keys=keys)]
         targets = [key for key in held if slot is None or key == f"{POOL}/{slot}"]
         if not targets:
             raise NotFound("The GPU is not held by anyone; nothing to release.", {"slot": slot})
-        released = [await locks.force_release(conn, admin, key, POOL) for key in targets]
+        released = [await leases.force_release(conn, admin, key, POOL) for key in targets]
     request.app.state.events.lock_changed()
     return released
 
@@ -61,7 +61,7 @@ async def take_slot(request: Request, admin: AdminUser, body: TakeGpuSlot) -> di
     """Hold a free GPU slot by hand for maintenance, for at most `ttl_seconds`; jobs wait meanwhile."""
     capacity = request.app.state.settings.max_concurrent_jobs
     async with request.app.state.engine.begin() as conn:
-        holder = await locks.take_gpu_slot(conn, admin, POOL, capacity, body.ttl_seconds, body.details)
+        holder = await gpu.take_slot(conn, admin, POOL, capacity, body.ttl_seconds, body.details)
     request.app.state.events.lock_changed()
     return holder.as_dict()
 
@@ -72,7 +72,7 @@ async def take_slot(request: Request, admin: AdminUser, body: TakeGpuSlot) -> di
 async def release_slot(request: Request, admin: AdminUser, slot: Annotated[int, Path(ge=0, le=63)]) -> Released:
     """Give back a slot taken for maintenance."""
     async with request.app.state.engine.begin() as conn:
-        await locks.release(conn, admin, f"{POOL}/{slot}", POOL)
+        await leases.release(conn, admin, f"{POOL}/{slot}", POOL)
     request.app.state.events.lock_changed()
     return Released(key=f"{POOL}/{slot}")
 
@@ -86,5 +86,5 @@ async def lock_history(
 ) -> History:
     """Who used the GPU, when, for what, and how it ended (released, expired, force_released)."""
     async with request.app.state.engine.connect() as conn:
-        entries = await locks.history(conn, prefix=f"{POOL}/", before_id=before_id, limit=limit)
+        entries = await leases.history(conn, prefix=f"{POOL}/", before_id=before_id, limit=limit)
     return History(entries=entries, next_before_id=entries[-1]["id"] if len(entries) == limit else None)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.routes.deps import CurrentUser
 from app.schemas.jobs import JobResult, SubmitJob
 from app.services.accounts.users import User
-from app.services.leases import gpu as locks
+from app.services.leases import gpu
 from app.services.ollama import models
 from app.services.ollama import names as model_names
 from app.services.queue import submissions
@@ -83,7 +83,7 @@ async def resources(request: Request, _user: CurrentUser) -> dict[str, Any]:
     client = request.app.state.ollama_http
     loaded = await models.loaded(client)
     async with request.app.state.engine.connect() as conn:
-        lock = await locks.gpu_lock(conn, "gpu", request.app.state.settings.max_concurrent_jobs)
+        lock = await gpu.gpu_lock(conn, "gpu", request.app.state.settings.max_concurrent_jobs)
     return {
         "process": models.process_usage(),
         "loaded_models": [

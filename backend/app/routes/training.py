@@ -36,7 +36,9 @@ class StartTraining(BaseModel):
     epochs: int = Field(default=3, ge=1, le=1000)
     details: str | None = Field(default=None, max_length=500, description="Shown in the GPU lock.")
     timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 86400)
-    max_retries: int = Field(default=0, ge=0, le=5, description="A retry runs the whole training again.")
+    max_retries: int | None = Field(
+        default=None, ge=0, le=5, description="A retry runs the whole training again (default: none)."
+    )
 
 
 class TrainingSetOut(BaseModel):

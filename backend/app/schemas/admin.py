@@ -38,16 +38,6 @@ class UserView(BaseModel):
     last_seen: datetime | None
 
 
-class KeyView(BaseModel):
-    id: int
-    user_id: str
-    prefix: str
-    label: str | None
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
 class Me(BaseModel):
     id: str
     username: str

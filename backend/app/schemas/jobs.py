@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.models.job import JobStatus
+from app.services.queue.job_type import ResultKind
+
 
 class SubmitJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -57,17 +60,19 @@ class GpuLockView(BaseModel):
 class JobAccepted(BaseModel):
     success: bool = True
     job_id: uuid.UUID
-    status: str
+    status: JobStatus
     message: str
     position: int | None = Field(default=None, description="Queued jobs that run before this one.")
     eta_seconds: float | None = Field(default=None, description="Estimated seconds until it starts.")
     lock: GpuLockView | None = Field(default=None, description="Who holds the GPU right now.")
 
 
-class JobStatus(BaseModel):
+class JobView(BaseModel):
+    """A job as its owner sees it: where it is, how far, and (while queued) its place and ETA."""
+
     job_id: uuid.UUID
     job_type: str
-    status: str
+    status: JobStatus
     progress: dict[str, Any]
     position: int | None = Field(default=None, description="Jobs ahead of this one, while queued.")
     eta_seconds: float | None = Field(default=None, description="Estimated seconds until it starts, while queued.")
@@ -85,7 +90,7 @@ class JobStatus(BaseModel):
 
 
 class JobList(BaseModel):
-    jobs: list[JobStatus]
+    jobs: list[JobView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last.")
 
 
@@ -115,18 +120,33 @@ class JobStats(JobFigures):
 
 class RetryResponse(BaseModel):
     job_id: uuid.UUID
-    status: str
+    status: JobStatus
     message: str
 
 
 class JobResult(BaseModel):
     job_id: uuid.UUID
-    status: str
+    status: JobStatus
     result: dict[str, Any] | None
     error_message: str | None = None
 
 
 class CancelResponse(BaseModel):
     job_id: uuid.UUID
-    status: str
+    status: JobStatus
     message: str
+
+
+class JobTypeView(BaseModel):
+    job_type: str = Field(examples=["generate"])
+    label: str = Field(description="What people call it.", examples=["Text generation"])
+    operation: str = Field(description="What the GPU lock shows while it runs.", examples=["AI Text Generation"])
+    description: str
+    result_kind: ResultKind = Field(description="How its result is shown.")
+    submittable: bool = Field(description="Offered on the page's submit form.")
+    default_max_retries: int | None = Field(description="null: MAX_JOB_RETRIES.")
+    default_timeout_seconds: float | None = Field(description="null: no run-time limit.")
+
+
+class JobTypes(BaseModel):
+    job_types: list[JobTypeView]

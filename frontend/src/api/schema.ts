@@ -133,6 +133,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai-agent/job-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Job Types
+         * @description The job types this service runs: what each is called, what the lock shows while it runs, how its
+         *     result is shown, its defaults. Each type's request fields are in this schema under `POST /jobs`.
+         */
+        get: operations["job_types_api_ai_agent_job_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai-agent/job/{job_id}/cancel": {
         parameters: {
             query?: never;
@@ -991,8 +1012,34 @@ export interface components {
             job_id: string;
             /** Message */
             message: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
+        };
+        /** CanvasRequest */
+        CanvasRequest: {
+            /**
+             * Colorscheme
+             * @description e.g. `blue`.
+             * @default default
+             */
+            colorScheme?: string;
+            /**
+             * Instructions
+             * @description What the diagram should show.
+             */
+            instructions: string;
+            /**
+             * Model
+             * @description Default: DEFAULT_MODEL.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Style
+             * @description The kind of diagram.
+             * @default flowchart
+             * @enum {string}
+             */
+            style?: "flowchart" | "mindmap" | "timeline" | "network" | "hierarchy";
         };
         /** ChatCompletionRequest */
         ChatCompletionRequest: {
@@ -1028,6 +1075,75 @@ export interface components {
             /** Top P */
             top_p?: number | null;
         };
+        /** ChatMessage */
+        ChatMessage: {
+            /**
+             * Content
+             * @default
+             */
+            content?: string;
+            /**
+             * Images
+             * @default null
+             */
+            images?: string[] | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "user" | "assistant" | "tool";
+        } & {
+            [key: string]: unknown;
+        };
+        /** ChatRequest */
+        ChatRequest: {
+            /**
+             * Format
+             * @description "json" or a JSON Schema.
+             * @default null
+             */
+            format?: "json" | {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Keep Alive
+             * @description How long the model stays loaded, e.g. "5m".
+             * @default null
+             */
+            keep_alive?: number | string | null;
+            /**
+             * Messages
+             * @description The conversation so far.
+             */
+            messages: components["schemas"]["ChatMessage"][];
+            /**
+             * Model
+             * @description Ollama model name, e.g. `tinyllama:latest`; left out: the active model (see /settings).
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Options
+             * @description Ollama options: temperature, num_ctx, …
+             * @default null
+             */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Think
+             * @description Thinking mode, for thinking models.
+             * @default null
+             */
+            think?: boolean | string | null;
+            /**
+             * Tools
+             * @default null
+             */
+            tools?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** CleanupResult */
         CleanupResult: {
             /** Deleted */
@@ -1053,6 +1169,41 @@ export interface components {
              */
             username: string;
         };
+        /** EmbedRequest */
+        EmbedRequest: {
+            /**
+             * Dimensions
+             * @default null
+             */
+            dimensions?: number | null;
+            /**
+             * Input
+             * @description One text, or a list of texts for a batch.
+             */
+            input: string | string[];
+            /**
+             * Keep Alive
+             * @default null
+             */
+            keep_alive?: number | string | null;
+            /**
+             * Model
+             * @description An embedding model, e.g. `nomic-embed-text`.
+             */
+            model: string;
+            /**
+             * Options
+             * @default null
+             */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Truncate
+             * @default null
+             */
+            truncate?: boolean | null;
+        };
         /** EmbeddingsRequest */
         EmbeddingsRequest: {
             /** Dimensions */
@@ -1075,6 +1226,79 @@ export interface components {
             operation: string | null;
             /** Released From */
             released_from: string;
+        };
+        /** GenerateRequest */
+        GenerateRequest: {
+            /**
+             * Context
+             * @default null
+             */
+            context?: number[] | null;
+            /**
+             * Format
+             * @description "json" or a JSON Schema.
+             * @default null
+             */
+            format?: "json" | {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Images
+             * @description Base64-encoded images for multimodal models.
+             * @default null
+             */
+            images?: string[] | null;
+            /**
+             * Keep Alive
+             * @description How long the model stays loaded, e.g. "5m".
+             * @default null
+             */
+            keep_alive?: number | string | null;
+            /**
+             * Model
+             * @description Ollama model name, e.g. `tinyllama:latest`; left out: the active model (see /settings).
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Options
+             * @description Ollama options: temperature, num_ctx, …
+             * @default null
+             */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Prompt
+             * @description The prompt.
+             */
+            prompt: string;
+            /**
+             * Raw
+             * @default null
+             */
+            raw?: boolean | null;
+            /**
+             * Suffix
+             * @default null
+             */
+            suffix?: string | null;
+            /**
+             * System
+             * @default null
+             */
+            system?: string | null;
+            /**
+             * Template
+             * @default null
+             */
+            template?: string | null;
+            /**
+             * Think
+             * @description Thinking mode, for thinking models.
+             * @default null
+             */
+            think?: boolean | string | null;
         };
         /** GpuLockView */
         GpuLockView: {
@@ -1175,8 +1399,7 @@ export interface components {
              * @description Queued jobs that run before this one.
              */
             position?: number | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /**
              * Success
              * @default true
@@ -1211,7 +1434,7 @@ export interface components {
         /** JobList */
         JobList: {
             /** Jobs */
-            jobs: components["schemas"]["JobStatus"][];
+            jobs: components["schemas"]["JobView"][];
             /**
              * Next Cursor
              * @description Pass as `cursor` for the next (older) page; null on the last.
@@ -1231,8 +1454,7 @@ export interface components {
             result: {
                 [key: string]: unknown;
             } | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
         };
         /** JobStats */
         JobStats: {
@@ -1265,8 +1487,65 @@ export interface components {
             /** @description From submission to start. */
             wait_seconds: components["schemas"]["TimeFigures"];
         };
-        /** JobStatus */
-        JobStatus: {
+        /**
+         * JobStatus
+         * @description A job's state, and which part of the service moves a job out of it.
+         * @enum {string}
+         */
+        JobStatus: "queued" | "running" | "completed" | "failed" | "cancelled";
+        /** JobTypeView */
+        JobTypeView: {
+            /**
+             * Default Max Retries
+             * @description null: MAX_JOB_RETRIES.
+             */
+            default_max_retries: number | null;
+            /**
+             * Default Timeout Seconds
+             * @description null: no run-time limit.
+             */
+            default_timeout_seconds: number | null;
+            /** Description */
+            description: string;
+            /**
+             * Job Type
+             * @example generate
+             */
+            job_type: string;
+            /**
+             * Label
+             * @description What people call it.
+             * @example Text generation
+             */
+            label: string;
+            /**
+             * Operation
+             * @description What the GPU lock shows while it runs.
+             * @example AI Text Generation
+             */
+            operation: string;
+            /**
+             * Result Kind
+             * @description How its result is shown.
+             * @enum {string}
+             */
+            result_kind: "text" | "markdown" | "diagram" | "embeddings" | "model" | "training" | "json";
+            /**
+             * Submittable
+             * @description Offered on the page's submit form.
+             */
+            submittable: boolean;
+        };
+        /** JobTypes */
+        JobTypes: {
+            /** Job Types */
+            job_types: components["schemas"]["JobTypeView"][];
+        };
+        /**
+         * JobView
+         * @description A job as its owner sees it: where it is, how far, and (while queued) its place and ETA.
+         */
+        JobView: {
             /** Attempt */
             attempt: number;
             /**
@@ -1309,8 +1588,7 @@ export interface components {
             retry_count: number;
             /** Started At */
             started_at: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Username */
             username: string;
             /**
@@ -1319,8 +1597,8 @@ export interface components {
              */
             waiting_for?: string[];
         };
-        /** KeyView */
-        KeyView: {
+        /** KeyInfo */
+        KeyInfo: {
             /**
              * Created At
              * Format: date-time
@@ -1354,6 +1632,20 @@ export interface components {
             /**
              * Model
              * @example tinyllama:latest
+             */
+            model: string;
+        };
+        /** LoadRequest */
+        LoadRequest: {
+            /**
+             * Keep Alive
+             * @description How long it stays loaded, e.g. "30m"; -1: forever.
+             * @default null
+             */
+            keep_alive?: number | string | null;
+            /**
+             * Model
+             * @description e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`
              */
             model: string;
         };
@@ -1409,6 +1701,14 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** ModelRequest */
+        ModelRequest: {
+            /**
+             * Model
+             * @description e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`
+             */
+            model: string;
+        };
         /** NewKey */
         NewKey: {
             /** Label */
@@ -1432,6 +1732,38 @@ export interface components {
              */
             ttl_seconds?: number;
         };
+        /** ReportRequest */
+        ReportRequest: {
+            /**
+             * Context
+             * @description Facts the report is about.
+             * @default null
+             */
+            context?: string | null;
+            /**
+             * Details
+             * @description e.g. `Case: ACME Breach (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * Model
+             * @description Default: the active model.
+             * @default null
+             */
+            model?: string | null;
+            /**
+             * Options
+             * @default null
+             */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /** Sections */
+            sections: components["schemas"]["Section"][];
+            /** Title */
+            title: string;
+        };
         /** RetryResponse */
         RetryResponse: {
             /**
@@ -1441,8 +1773,14 @@ export interface components {
             job_id: string;
             /** Message */
             message: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
+        };
+        /** Section */
+        Section: {
+            /** Heading */
+            heading: string;
+            /** Instructions */
+            instructions: string;
         };
         /** SettingsOut */
         SettingsOut: {
@@ -1494,10 +1832,9 @@ export interface components {
             examples?: string | null;
             /**
              * Max Retries
-             * @description A retry runs the whole training again.
-             * @default 0
+             * @description A retry runs the whole training again (default: none).
              */
-            max_retries?: number;
+            max_retries?: number | null;
             /**
              * Model Name
              * @description Default: `<base>-ft-<job id>`.
@@ -1510,6 +1847,194 @@ export interface components {
              * @description An uploaded training set.
              */
             training_set_id?: string | null;
+        };
+        /**
+         * SubmitCanvas
+         * @description Canvas diagram: Instructions become a diagram (nodes and edges), checked against a schema.
+         */
+        SubmitCanvas: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Canvas diagram (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "canvas";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["CanvasRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitChat
+         * @description Chat: A conversation with a model; the reply streams as it is written.
+         */
+        SubmitChat: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Chat (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "chat";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["ChatRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitEmbed
+         * @description Embeddings: Vectors for one text or a batch.
+         */
+        SubmitEmbed: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Embeddings (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "embed";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["EmbedRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitGenerate
+         * @description Text generation: A prompt to a model; the answer streams as it is written.
+         */
+        SubmitGenerate: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Text generation (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "generate";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["GenerateRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
         };
         /** SubmitJob */
         SubmitJob: {
@@ -1562,6 +2087,241 @@ export interface components {
              */
             timeout_seconds?: number | null;
         };
+        /**
+         * SubmitModelLoad
+         * @description Model load: Load a model into GPU memory.
+         */
+        SubmitModelLoad: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model load (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.load";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["LoadRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitModelPull
+         * @description Model download: Download a model into Ollama.
+         */
+        SubmitModelPull: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model download (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.pull";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["ModelRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitModelUnload
+         * @description Model unload: Free a model's GPU memory.
+         */
+        SubmitModelUnload: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model unload (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.unload";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["ModelRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitReport
+         * @description Report: A report in Markdown, written section by section.
+         */
+        SubmitReport: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Report (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "report";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["ReportRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitTraining
+         * @description Training: Fine-tune a model on your examples, then deploy it and make it the active model.
+         */
+        SubmitTraining: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Training (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "training";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["TrainingRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
         /** TakeGpuSlot */
         TakeGpuSlot: {
             /**
@@ -1584,6 +2344,32 @@ export interface components {
             p50: number | null;
             /** P95 */
             p95: number | null;
+        };
+        /** TrainingRequest */
+        TrainingRequest: {
+            /**
+             * Base Model
+             * @description The model to fine-tune, e.g. `tinyllama`.
+             */
+            base_model: string;
+            /**
+             * Epochs
+             * @description Passes over the examples.
+             * @default 3
+             */
+            epochs?: number;
+            /**
+             * Model Name
+             * @description Name of the new model (default: `<base>-ft-<job id>`).
+             * @default null
+             */
+            model_name?: string | null;
+            /**
+             * Training Set Id
+             * Format: uuid
+             * @description An uploaded training set (POST /api/ai-agent/training/sets).
+             */
+            training_set_id: string;
         };
         /** TrainingSetOut */
         TrainingSetOut: {
@@ -1696,7 +2482,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KeyView"][];
+                    "application/json": components["schemas"]["KeyInfo"][];
                 };
             };
             /** @description No or bad token */
@@ -2014,6 +2800,33 @@ export interface operations {
             };
         };
     };
+    job_types_api_ai_agent_job_types_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobTypes"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     cancel_job_api_ai_agent_job__job_id__cancel_post: {
         parameters: {
             query?: never;
@@ -2181,7 +2994,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobStatus"];
+                    "application/json": components["schemas"]["JobView"];
                 };
             };
             /** @description No or bad token */
@@ -2276,7 +3089,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SubmitJob"];
+                "application/json": components["schemas"]["SubmitCanvas"] | components["schemas"]["SubmitChat"] | components["schemas"]["SubmitEmbed"] | components["schemas"]["SubmitGenerate"] | components["schemas"]["SubmitModelLoad"] | components["schemas"]["SubmitModelPull"] | components["schemas"]["SubmitModelUnload"] | components["schemas"]["SubmitReport"] | components["schemas"]["SubmitTraining"];
             };
         };
         responses: {

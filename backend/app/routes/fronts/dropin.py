@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from app.errors import AppError
+from app.models.job import JobStatus
 from app.schemas.jobs import SubmitJob
 from app.services.accounts.users import User
 from app.services.queue import store, submissions
@@ -41,7 +42,7 @@ class CallerGone(Refused):
 
 def check_completed(job: store.Job) -> store.Job:
     """The job, if it completed; else Refused with the HTTP status its failure maps to."""
-    if job.status != "completed":
+    if job.status != JobStatus.COMPLETED:
         raise Refused(ERROR_STATUS.get(job.error_kind or "", 500), job.error_message or job.status, job_failed=True)
     return job
 

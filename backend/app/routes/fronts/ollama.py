@@ -15,10 +15,11 @@ import httpx
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from app.models.job import JobStatus
 from app.routes.deps import CurrentUser
 from app.routes.fronts import dropin
 from app.services.accounts.users import User
-from app.services.ollama.job_types.generate import FINAL_FIELDS
+from app.services.ollama.job_types.streaming import FINAL_FIELDS
 from app.services.queue import store
 from app.services.realtime import relay
 
@@ -92,7 +93,7 @@ async def text_job(request: Request, user: User, job_type: str, body: dict[str, 
         while True:
             if isinstance(event, relay.Text):
                 yield (json.dumps(shape.chunk(event.delta)) + "\n").encode()
-            elif event.job.status == "completed":
+            elif event.job.status == JobStatus.COMPLETED:
                 yield (json.dumps(shape.final("", event.job)) + "\n").encode()
                 return
             else:  # as Ollama does once bytes were sent: an error line, and no done chunk

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.models.job import JobStatus
 from app.routes.deps import CurrentUser
 from app.routes.fronts import dropin
 from app.services.realtime import relay
@@ -149,7 +150,7 @@ async def chat_completions(request: Request, user: CurrentUser, body: ChatComple
                 choice = {"index": 0, "delta": {"content": event.delta}, "finish_reason": None}
                 yield sse(envelope("chat.completion.chunk", choice))
             else:
-                if event.job.status == "completed":
+                if event.job.status == JobStatus.COMPLETED:
                     reason = _finish_reason(event.job.result_data or {})
                     yield sse(envelope("chat.completion.chunk", {"index": 0, "delta": {}, "finish_reason": reason}))
                 else:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.services.accounts import sql
 
 KEY_PREFIX = "aij_"
 USERNAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -69,10 +70,7 @@ async def create_user(
     check_username(username)
     row = (
         await conn.execute(
-            text(
-                "INSERT INTO users (id, username, is_admin) VALUES (:name, :name, :admin) "
-                "ON CONFLICT (id) DO NOTHING RETURNING id"
-            ),
+            text(sql.CREATE_USER),
             {"name": username, "admin": admin},
         )
     ).first()
@@ -82,7 +80,7 @@ async def create_user(
 
 
 async def get_user(conn: AsyncConnection, user_id: str) -> User | None:
-    row = (await conn.execute(text("SELECT id, username, is_admin FROM users WHERE id = :id"), {"id": user_id})).first()
+    row = (await conn.execute(text(sql.GET_USER), {"id": user_id})).first()
     return User(id=row.id, username=row.username, is_admin=row.is_admin) if row else None
 
 
@@ -94,10 +92,7 @@ async def issue_key(conn: AsyncConnection, user_id: str, *, label: str | None = 
     prefix = key[: len(KEY_PREFIX) + 6]
     key_id = (
         await conn.execute(
-            text(
-                "INSERT INTO api_keys (user_id, key_hash, prefix, label) VALUES (:user_id, :hash, :prefix, :label) "
-                "RETURNING id"
-            ),
+            text(sql.ISSUE_KEY),
             {"user_id": user_id, "hash": hash_key(key), "prefix": prefix, "label": label},
         )
     ).scalar_one()
@@ -108,65 +103,46 @@ async def user_for_key(conn: AsyncConnection, key: str) -> User | None:
     """The live key's user. When the key was last used is noted at most once a minute, to spare writes."""
     row = (
         await conn.execute(
-            text(
-                "SELECT u.id, u.username, u.is_admin, k.id AS key_id, "
-                "       (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale "
-                "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = :hash AND k.revoked_at IS NULL"
-            ),
+            text(sql.USER_FOR_KEY),
             {"hash": hash_key(key)},
         )
     ).first()
     if row is None:
         return None
     if row.stale:
-        await conn.execute(text("UPDATE api_keys SET last_used_at = now() WHERE id = :id"), {"id": row.key_id})
+        await conn.execute(text(sql.TOUCH_KEY), {"id": row.key_id})
     return User(id=row.id, username=row.username, is_admin=row.is_admin)
 
 
 async def remember(conn: AsyncConnection, user: User) -> None:
     """Record a user first seen through a JWT or Firebase token, so admins can list them."""
     await conn.execute(
-        text(
-            "INSERT INTO users (id, username, is_admin) VALUES (:id, :username, :admin) "
-            "ON CONFLICT (id) DO UPDATE SET username = excluded.username, is_admin = excluded.is_admin "
-            "WHERE users.username IS DISTINCT FROM excluded.username OR users.is_admin <> excluded.is_admin"
-        ),
+        text(sql.REMEMBER_USER),
         {"id": user.id, "username": user.username, "admin": user.is_admin},
     )
 
 
 async def list_users(conn: AsyncConnection) -> list[dict]:
-    rows = await conn.execute(
-        text(
-            "SELECT u.id, u.username, u.is_admin, u.created_at, "
-            "       count(k.id) FILTER (WHERE k.revoked_at IS NULL) AS active_keys, max(k.last_used_at) AS last_seen "
-            "FROM users u LEFT JOIN api_keys k ON k.user_id = u.id GROUP BY u.id ORDER BY u.created_at"
-        )
-    )
+    rows = await conn.execute(text(sql.LIST_USERS))
     return [dict(row._mapping) for row in rows]
 
 
 async def list_keys(conn: AsyncConnection, user_id: str | None = None) -> list[KeyInfo]:
     rows = await conn.execute(
-        text(
-            "SELECT id, user_id, prefix, label, created_at, last_used_at, revoked_at FROM api_keys "
-            "WHERE CAST(:user_id AS text) IS NULL OR user_id = :user_id ORDER BY id"
-        ),
+        text(sql.LIST_KEYS),
         {"user_id": user_id},
     )
     return [KeyInfo(**row._mapping) for row in rows]
 
 
 async def revoke_key(conn: AsyncConnection, key_id: int) -> bool:
-    result = await conn.execute(
-        text("UPDATE api_keys SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL"), {"id": key_id}
-    )
+    result = await conn.execute(text(sql.REVOKE_KEY), {"id": key_id})
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def bootstrap_admin(conn: AsyncConnection, username: str = "admin") -> IssuedKey | None:
     """On a fresh install (no users at all), create an admin and return its key, to be printed once."""
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": BOOTSTRAP_LOCK_ID})
-    if (await conn.execute(text("SELECT EXISTS (SELECT 1 FROM users)"))).scalar():
+    await conn.execute(text(sql.BOOTSTRAP_LOCK), {"id": BOOTSTRAP_LOCK_ID})
+    if (await conn.execute(text(sql.ANY_USER))).scalar():
         return None
     return await create_user(conn, username, admin=True, label="created at first start")

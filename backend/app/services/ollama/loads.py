@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from app.services.leases import service as leases
+from app.services.leases import sql as lease_sql
 from app.services.ollama.names import same_model
-from app.services.queue import sql
 from app.services.queue.job_type import JobContext
 
 LOAD_LEASE_TTL = 600.0  # renewed by the job's heartbeat while it runs
@@ -32,20 +33,20 @@ async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> 
     if not ctx.coordinate_loads or ctx.engine is None or await is_loaded(ctx, model):
         return
     job = ctx.job
-    params = {
-        "keys": [load_key(model)],
-        "holder": str(job.id),
-        "attempt": job.attempt,
-        "operation": "Model load",
-        "details": model,
-        "user_id": job.user_id,
-        "username": job.username,
-        "task_ref": f"job:{job.id}",
-        "ttl": LOAD_LEASE_TTL,
-    }
+    key = load_key(model)
+    lease = leases.LeaseRequest(
+        holder=str(job.id),
+        attempt=job.attempt,
+        operation="Model load",
+        details=model,
+        user_id=job.user_id,
+        username=job.username,
+        task_ref=f"job:{job.id}",
+        ttl=LOAD_LEASE_TTL,
+    )
     while True:
         async with ctx.engine.begin() as conn:
-            acquired = (await conn.execute(text(sql.ACQUIRE_LEASE), params)).first() is not None
+            acquired = await leases.try_acquire(conn, lease, [key]) is not None
         if acquired:
             try:
                 if not await is_loaded(ctx, model):  # it may have been loaded while we took the lease
@@ -55,20 +56,20 @@ async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> 
                         load["keep_alive"] = keep_alive
                     await ctx.ollama.generate(**load)
             finally:
-                await _release(ctx, params)
+                await _release(ctx, key, lease)
             return
         ctx.progress.update(message=f"waiting for {model} to finish loading")
-        await _wait_for_release(ctx, params["keys"][0])
+        await _wait_for_release(ctx, key)
         if await is_loaded(ctx, model):
             return
 
 
-async def _release(ctx: JobContext, params: dict[str, Any]) -> None:
+async def _release(ctx: JobContext, key: str, lease: leases.LeaseRequest) -> None:
     assert ctx.engine is not None
     async with ctx.engine.begin() as conn:
         await conn.execute(
-            text(sql.RELEASE_LEASE),
-            {"key": params["keys"][0], "user_id": params["user_id"], "username": params["username"], "pool": "gpu"},
+            text(lease_sql.RELEASE_LEASE),
+            {"key": key, "user_id": lease.user_id, "username": lease.username, "pool": "gpu"},
         )
 
 
@@ -76,7 +77,7 @@ async def _wait_for_release(ctx: JobContext, key: str) -> None:
     assert ctx.engine is not None
     while True:
         async with ctx.engine.connect() as conn:
-            held = (await conn.execute(text(sql.ACTIVE_LEASES), {"keys": [key], "prefix": None})).first()
+            held = await leases.get(conn, key)
         if held is None:
             return
         await asyncio.sleep(WAIT_POLL)

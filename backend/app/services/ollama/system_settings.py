@@ -9,23 +9,33 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.services.queue import sql
+SETTINGS_ALL = "SELECT key, value, updated_at FROM system_settings"
+
+SETTING_GET = "SELECT value FROM system_settings WHERE key = :key"
+
+# Several keys in one statement (one transaction): a deploy switches everything or nothing.
+SETTINGS_PUT = """
+INSERT INTO system_settings (key, value, updated_at)
+SELECT key, value, now() FROM jsonb_each(CAST(:values AS jsonb))
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+"""
+
 
 ACTIVE_MODEL = "active_model"
 
 
 async def get_all(conn: AsyncConnection) -> dict[str, Any]:
-    return {row.key: row.value for row in await conn.execute(text(sql.SETTINGS_ALL))}
+    return {row.key: row.value for row in await conn.execute(text(SETTINGS_ALL))}
 
 
 async def active_model(conn: AsyncConnection, fallback: str) -> str:
     """The model jobs use when they name none: the last deployed training run's, else `fallback`."""
-    value = (await conn.execute(text(sql.SETTING_GET), {"key": ACTIVE_MODEL})).scalar_one_or_none()
+    value = (await conn.execute(text(SETTING_GET), {"key": ACTIVE_MODEL})).scalar_one_or_none()
     return value if isinstance(value, str) and value else fallback
 
 
 async def put(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(text(sql.SETTINGS_PUT), {"values": json.dumps(values)})
+    await conn.execute(text(SETTINGS_PUT), {"values": json.dumps(values)})
 
 
 async def record_deploy(conn: AsyncConnection, model: str, examples: int, job_id: str) -> None:

@@ -1,10 +1,12 @@
-"""The interface every job type implements, and what a handler gets to work with."""
+"""What a job type is: one module holds its request model, its defaults, what people call it and how its
+result is shown, and the code that runs it. The queue engine knows job types only through this
+interface; `app/services/job_types.py` lists the ones this service runs."""
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import ollama
 import pydantic
@@ -18,6 +20,10 @@ from app.services.queue.store import Job
 
 RequestT = TypeVar("RequestT", bound=pydantic.BaseModel)
 
+# How the page shows a result: plain text, Markdown, a diagram, vectors, a model operation, a training
+# run, or (anything else) the JSON itself.
+ResultKind = Literal["text", "markdown", "diagram", "embeddings", "model", "training", "json"]
+
 
 @dataclass
 class JobContext:
@@ -27,7 +33,7 @@ class JobContext:
     engine: AsyncEngine | None = None  # for coordination beyond the job itself (one load per model)
     coordinate_loads: bool = False  # several GPU slots: two jobs could otherwise load one model twice
     default_model: str = "tinyllama"  # for requests that leave the model out: the active model
-    settings: Settings | None = None  # for handlers that need service configuration (training)
+    settings: Settings | None = None  # for job types that need service configuration (training)
 
 
 def describe_validation_error(error: pydantic.ValidationError) -> str:
@@ -37,13 +43,19 @@ def describe_validation_error(error: pydantic.ValidationError) -> str:
     )
 
 
-class JobHandler(abc.ABC, Generic[RequestT]):
-    """One job type. `run` returns the result (stored as `result_data`), reports progress through
+class JobType(abc.ABC, Generic[RequestT]):
+    """One kind of job. `run` returns the result (stored as `result_data`), reports progress through
     `ctx.progress`, raises `TransientError`/`PermanentError` to say why it did not succeed, and is
     cancellable: cancelling its task must stop the GPU work (close the Ollama stream)."""
 
     job_type: ClassVar[str]
+    label: ClassVar[str]  # what people call it, e.g. "Text generation"
     operation: ClassVar[str]  # shown to everyone as what the GPU is doing, e.g. "AI Text Generation"
+    description: ClassVar[str] = ""
+    result_kind: ClassVar[ResultKind] = "json"
+    submittable: ClassVar[bool] = True  # offered on the page's submit form (model jobs are admin tools)
+    default_max_retries: ClassVar[int | None] = None  # None: MAX_JOB_RETRIES
+    default_timeout_seconds: ClassVar[float | None] = None  # None: no run-time limit
     request_model: type[RequestT]
 
     def parse(self, data: dict[str, Any]) -> RequestT:
@@ -56,6 +68,19 @@ class JobHandler(abc.ABC, Generic[RequestT]):
     async def authorize(self, conn: AsyncConnection, user: User, request: RequestT) -> None:
         """At submission: may `user` submit this request? Raise an AppError if not (e.g. it names
         something of another user's). Most job types allow any request that parses."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """What clients (the page) learn about this type from `GET /api/ai-agent/job-types`."""
+        return {
+            "job_type": self.job_type,
+            "label": self.label,
+            "operation": self.operation,
+            "description": self.description,
+            "result_kind": self.result_kind,
+            "submittable": self.submittable,
+            "default_max_retries": self.default_max_retries,
+            "default_timeout_seconds": self.default_timeout_seconds,
+        }
 
     @abc.abstractmethod
     async def run(self, ctx: JobContext, request: RequestT) -> dict[str, Any]: ...

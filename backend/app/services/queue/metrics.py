@@ -12,6 +12,36 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.services.queue import sql
 
+METRICS_JOB_COUNTS = "SELECT status, job_type, count(*) AS n FROM ai_jobs GROUP BY status, job_type"
+
+METRICS_TOTALS = """
+SELECT coalesce(sum(EXTRACT(EPOCH FROM coalesce(finished_at, now()) - started_at))
+                FILTER (WHERE started_at IS NOT NULL AND status <> 'queued'), 0) AS gpu_busy_seconds,
+       coalesce(sum(retry_count), 0) AS retries,
+       (SELECT count(*) FROM job_events WHERE message = 'rescued: lease expired') AS rescues
+FROM ai_jobs
+"""
+
+# Cumulative histogram counts for run time (completed jobs) and queue wait (started jobs).
+METRICS_HISTOGRAMS = """
+SELECT b.le,
+       count(*) FILTER (WHERE j.status = 'completed'
+                         AND EXTRACT(EPOCH FROM j.finished_at - j.started_at) <= b.le) AS run_count,
+       count(*) FILTER (WHERE j.started_at IS NOT NULL
+                         AND EXTRACT(EPOCH FROM j.started_at - j.created_at) <= b.le) AS wait_count
+FROM unnest(CAST(:bounds AS float8[])) AS b(le) CROSS JOIN ai_jobs j
+GROUP BY b.le ORDER BY b.le
+"""
+
+METRICS_HISTOGRAM_SUMS = """
+SELECT count(*) FILTER (WHERE status = 'completed') AS run_n,
+       coalesce(sum(EXTRACT(EPOCH FROM finished_at - started_at)) FILTER (WHERE status = 'completed'), 0) AS run_sum,
+       count(*) FILTER (WHERE started_at IS NOT NULL) AS wait_n,
+       coalesce(sum(EXTRACT(EPOCH FROM started_at - created_at)) FILTER (WHERE started_at IS NOT NULL), 0) AS wait_sum
+FROM ai_jobs
+"""
+
+
 BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
 
@@ -27,12 +57,12 @@ class _Snapshot:
 
 async def render(conn: AsyncConnection, pool: str = "gpu") -> bytes:
     jobs = GaugeMetricFamily("aijobs_jobs", "Jobs in the database by status and type.", labels=["status", "job_type"])
-    for row in await conn.execute(text(sql.METRICS_JOB_COUNTS)):
+    for row in await conn.execute(text(METRICS_JOB_COUNTS)):
         jobs.add_metric([row.status, row.job_type], row.n)
     queue_length = (await conn.execute(text(sql.QUEUE_LENGTH), {"pool": pool})).scalar_one()
-    totals = (await conn.execute(text(sql.METRICS_TOTALS))).one()
-    sums = (await conn.execute(text(sql.METRICS_HISTOGRAM_SUMS))).one()
-    buckets = (await conn.execute(text(sql.METRICS_HISTOGRAMS), {"bounds": [float(b) for b in BUCKETS]})).all()
+    totals = (await conn.execute(text(METRICS_TOTALS))).one()
+    sums = (await conn.execute(text(METRICS_HISTOGRAM_SUMS))).one()
+    buckets = (await conn.execute(text(METRICS_HISTOGRAMS), {"bounds": [float(b) for b in BUCKETS]})).all()
 
     run = HistogramMetricFamily("aijobs_job_run_seconds", "Run time of completed jobs.")
     run.add_metric([], [(str(b.le), b.run_count) for b in buckets] + [("+Inf", sums.run_n)], float(sums.run_sum))

@@ -22,14 +22,17 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.services.job_types import HANDLERS, JobContext, JobHandler
+from app.services.job_types import JOB_TYPES
 from app.services.ollama import system_settings
 from app.services.queue import sql, store
 from app.services.queue.backoff import retry_delay
+from app.services.queue.cleaner import Cleaner
+from app.services.queue.deadlines import DeadlineSweeper
 from app.services.queue.errors import JobError, PermanentError, TransientError, classify
+from app.services.queue.job_type import JobContext, JobType
 from app.services.queue.listener import Listener
 from app.services.queue.progress import ProgressHub, ProgressReporter
-from app.services.queue.rescuer import Rescuer, Retention
+from app.services.queue.rescuer import Rescuer
 from app.services.queue.supervisor import TaskGroup
 from app.services.realtime.events import Events
 
@@ -55,7 +58,7 @@ class Processor:
         settings: Settings,
         engine: AsyncEngine,
         database_url: str,
-        handlers: dict[str, JobHandler] | None = None,
+        job_types: dict[str, JobType] | None = None,
         pool: str = "gpu",
         hub: ProgressHub | None = None,
         events: Events | None = None,
@@ -67,16 +70,15 @@ class Processor:
         self.pool = pool
         self.capacity = settings.max_concurrent_jobs
         self.worker_id = new_worker_id()
-        self.handlers = handlers if handlers is not None else HANDLERS
+        self.job_types = job_types if job_types is not None else JOB_TYPES
         self.ollama: ollama.AsyncClient | None = None
         self.running: dict[uuid.UUID, RunningJob] = {}
         self.listener = Listener(database_url)
-        self.rescuer = Rescuer(
-            engine,
-            interval=max(0.2, min(settings.lease_ttl_seconds / 2, 10.0)),
-            on_moved=events.job_changed if events else None,
-        )
-        self.retention = Retention(engine, days=settings.job_cleanup_days)
+        sweep_interval = max(0.2, min(settings.lease_ttl_seconds / 2, 10.0))
+        on_moved = events.job_changed if events else None
+        self.rescuer = Rescuer(engine, interval=sweep_interval, on_moved=on_moved)
+        self.deadlines = DeadlineSweeper(engine, interval=sweep_interval, on_moved=on_moved)
+        self.cleaner = Cleaner(engine, days=settings.job_cleanup_days)
         self._tasks = TaskGroup()
         self._wake = asyncio.Event()
         self._claiming = asyncio.Lock()  # the claim loop and a job's hand-off take turns
@@ -95,7 +97,8 @@ class Processor:
         self.listener.on_connect(self._wake.set)  # notifications missed while disconnected: look again
         self._tasks.spawn("listener", self.listener.run)
         self._tasks.spawn("rescuer", self.rescuer.run)
-        self._tasks.spawn("retention", self.retention.run)
+        self._tasks.spawn("deadlines", self.deadlines.run)
+        self._tasks.spawn("cleaner", self.cleaner.run)
         self._tasks.spawn("claim_loop", self._claim_loop)
         self._started = True
         log.info("processor %s started: pool %s, %d GPU slot(s)", self.worker_id, self.pool, self.capacity)
@@ -191,7 +194,7 @@ class Processor:
         return started
 
     def _describe(self, job_type: str, _request: dict[str, Any], details: str | None) -> store.SlotHolder:
-        handler = self.handlers.get(job_type)
+        handler = self.job_types.get(job_type)
         return store.SlotHolder(operation=handler.operation if handler else job_type, details=details)
 
     def _start(self, job: store.Job) -> None:
@@ -249,7 +252,7 @@ class Processor:
     async def _execute(self, running: RunningJob) -> None:
         job, progress = running.job, running.progress
         assert progress is not None and self.ollama is not None
-        handler = self.handlers.get(job.job_type)
+        handler = self.job_types.get(job.job_type)
         try:
             if handler is None:
                 raise PermanentError(f"Unknown job type {job.job_type!r}.")

@@ -15,6 +15,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.models.job import JobStatus
+from app.services.leases import gpu
+from app.services.leases import service as leases
+from app.services.leases import sql as lease_sql
 from app.services.queue import sql
 
 
@@ -24,7 +28,7 @@ class Job:
     user_id: str
     username: str
     job_type: str
-    status: str
+    status: JobStatus
     priority: int
     pool: str
     request_data: dict[str, Any]
@@ -55,6 +59,7 @@ class Job:
             if isinstance(values[name], str):  # text() results carry jsonb as its JSON text
                 values[name] = json.loads(values[name])
         values["id"] = uuid.UUID(str(values["id"]))
+        values["status"] = JobStatus(values["status"])
         return cls(**values)
 
 
@@ -88,11 +93,6 @@ class SlotHolder:
 
     operation: str
     details: str | None
-
-
-def slot_keys(pool: str, capacity: int) -> list[str]:
-    """The lease keys of a pool's GPU slots: `gpu/0 … gpu/N-1`."""
-    return [f"{pool}/{n}" for n in range(capacity)]
 
 
 def _dumps(value: Any) -> str:
@@ -141,8 +141,8 @@ async def claim(
     Must run inside a transaction: the job row lock, the slot lease and the status change commit
     together or not at all.
     """
-    keys = slot_keys(pool, capacity)
-    held = (await conn.execute(text(sql.HELD_SLOT_COUNT), {"keys": keys})).scalar_one()
+    keys = gpu.slot_keys(pool, capacity)
+    held = (await conn.execute(text(lease_sql.HELD_SLOT_COUNT), {"keys": keys})).scalar_one()
     if held >= capacity:
         return None
     picked = (await conn.execute(text(sql.PICK_NEXT_JOB), {"pool": pool})).first()
@@ -150,17 +150,17 @@ async def claim(
         return None
     job = Job.from_row(picked)
     holder = describe(job.job_type, job.request_data, job.details)
-    lease_params = {
-        "holder": str(job.id),
-        "attempt": job.attempt + 1,
-        "operation": holder.operation,
-        "details": holder.details,
-        "user_id": job.user_id,
-        "username": job.username,
-        "task_ref": f"job:{job.id}",
-        "ttl": ttl,
-    }
-    if not await _acquire_all(conn, [keys, *([key] for key in job.locks)], lease_params):
+    lease = leases.LeaseRequest(
+        holder=str(job.id),
+        attempt=job.attempt + 1,
+        operation=holder.operation,
+        details=holder.details,
+        user_id=job.user_id,
+        username=job.username,
+        task_ref=f"job:{job.id}",
+        ttl=ttl,
+    )
+    if not await _acquire_all(conn, [keys, *([key] for key in job.locks)], lease):
         return None  # another claimer took the last slot (or a key) first; nothing was written
     row = (
         await conn.execute(text(sql.MARK_RUNNING), {"job_id": job.id, "attempt": job.attempt, "worker_id": worker_id})
@@ -168,13 +168,13 @@ async def claim(
     return Job.from_row(row)
 
 
-async def _acquire_all(conn: AsyncConnection, choices: list[list[str]], params: dict[str, Any]) -> bool:
+async def _acquire_all(conn: AsyncConnection, choices: list[list[str]], lease: leases.LeaseRequest) -> bool:
     """Take one key of each choice (the first free GPU slot, then each extra key), or none at all."""
     if len(choices) == 1:  # one statement: it takes the lease or writes nothing
-        return (await conn.execute(text(sql.ACQUIRE_LEASE), {"keys": choices[0], **params})).first() is not None
+        return await leases.try_acquire(conn, lease, choices[0]) is not None
     savepoint = await conn.begin_nested()  # several: a key lost to a concurrent claimer undoes the others
     for keys in choices:
-        if (await conn.execute(text(sql.ACQUIRE_LEASE), {"keys": keys, **params})).first() is None:
+        if await leases.try_acquire(conn, lease, keys) is None:
             await savepoint.rollback()
             return False
     await savepoint.commit()

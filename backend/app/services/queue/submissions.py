@@ -9,21 +9,23 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from app.models.job import TERMINAL_STATUSES, JobStatus
 from app.schemas.jobs import SubmitJob
 from app.services.accounts.users import User
-from app.services.job_types import HANDLERS
-from app.services.leases import gpu as locks
+from app.services.job_types import JOB_TYPES
+from app.services.leases import gpu
+from app.services.leases import service as leases
 from app.services.queue import sql, store
 from app.services.queue.errors import PermanentError
 
-TERMINAL = {"completed", "failed", "cancelled"}
+T = TypeVar("T")
 DEFAULT_PRIORITY = 0
 
 
@@ -33,7 +35,7 @@ class Submitted:
     created: bool
     position: int | None
     eta_seconds: float | None
-    lock: locks.GpuLock
+    lock: gpu.GpuLock
 
 
 class GpuBusy(Conflict):
@@ -51,17 +53,18 @@ async def submit(
     *,
     reject_if_busy: bool = False,
 ) -> Submitted:
-    handler = HANDLERS.get(body.job_type)
-    if handler is None:
+    _check_storable(body.model_dump(), "body")
+    kind = JOB_TYPES.get(body.job_type)
+    if kind is None:
         raise InvalidInput(
-            f"Unknown job_type {body.job_type!r}. Use one of: {', '.join(sorted(HANDLERS))}.",
-            {"field": "job_type", "allowed": sorted(HANDLERS)},
+            f"Unknown job_type {body.job_type!r}. Use one of: {', '.join(sorted(JOB_TYPES))}.",
+            {"field": "job_type", "allowed": sorted(JOB_TYPES)},
         )
     try:
-        request = handler.parse(body.request)
+        request = kind.parse(body.request)
     except PermanentError as error:
         raise InvalidInput(str(error), {"field": "request"}) from error
-    await handler.authorize(conn, user, request)
+    await kind.authorize(conn, user, request)
     if body.priority > DEFAULT_PRIORITY and not user.is_admin:
         raise Forbidden(
             f"priority {body.priority} is above the default ({DEFAULT_PRIORITY}): only admins may raise a job's "
@@ -69,11 +72,13 @@ async def submit(
             {"field": "priority"},
         )
     for key in body.locks:
-        locks.check_resource_key(key)
-    lock = await locks.gpu_lock(conn, "gpu", settings.max_concurrent_jobs)
+        leases.check_resource_key(key)
+    lock = await gpu.gpu_lock(conn, "gpu", settings.max_concurrent_jobs)
     if reject_if_busy and lock.locked:
         first = lock.holders[0]
-        raise GpuBusy(first.busy_message(), {"holder": first.as_dict(), "holders": [h.as_dict() for h in lock.holders]})
+        raise GpuBusy(
+            gpu.busy_message(first), {"holder": first.as_dict(), "holders": [h.as_dict() for h in lock.holders]}
+        )
     queued = (
         await conn.execute(
             text(sql.QUEUED_COUNT_FOR_USER),
@@ -97,8 +102,8 @@ async def submit(
         request_data=request.model_dump(mode="json", exclude_none=True),
         priority=body.priority,
         details=body.details,
-        max_retries=settings.max_job_retries if body.max_retries is None else body.max_retries,
-        timeout_seconds=body.timeout_seconds,
+        max_retries=_first_set(body.max_retries, kind.default_max_retries, settings.max_job_retries),
+        timeout_seconds=_first_set(body.timeout_seconds, kind.default_timeout_seconds),
         queue_deadline=deadline,
         idempotency_key=idempotency_key,
         locks=tuple(body.locks),
@@ -114,17 +119,47 @@ async def submit(
     )
 
 
+def _check_storable(value: Any, where: str) -> None:
+    """PostgreSQL stores neither NUL characters nor unpaired UTF-16 surrogates (which JSON can carry as
+    `\\u0000`, `\\ud800`): refuse them with the field's name instead of failing at the INSERT."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, where)
+            _check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{where}.{index}")
+    elif isinstance(value, str) and ("\x00" in value or _has_surrogate(value)):
+        raise InvalidInput(
+            f"{where}: text with a NUL character or an unpaired surrogate cannot be stored; remove it.",
+            {"field": where},
+        )
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _first_set(*values: T) -> T | None:
+    """The first value that is not None: what the caller asked, else the job type's default, else the service's."""
+    return next((value for value in values if value is not None), None)
+
+
 async def _mean_run_seconds(conn: AsyncConnection, pool: str) -> float | None:
     value = (await conn.execute(text(sql.RECENT_RUN_SECONDS), {"pool": pool})).scalar_one()
     return float(value) if value is not None else None
 
 
 async def eta_seconds(
-    conn: AsyncConnection, job: store.Job, place: int | None, holders: list[locks.Holder], capacity: int
+    conn: AsyncConnection, job: store.Job, place: int | None, holders: list[leases.Holder], capacity: int
 ) -> float | None:
     """Seconds until the job starts: the jobs ahead of it, at the recent mean run time, spread over
     the slots, plus what is left of the running ones. None until a job of the pool has completed."""
-    if job.status != "queued" or place is None:
+    if job.status != JobStatus.QUEUED or place is None:
         return None
     mean = await _mean_run_seconds(conn, job.pool)
     if mean is None:
@@ -142,16 +177,16 @@ async def get_owned(conn: AsyncConnection, user: User, job_id: uuid.UUID) -> sto
 
 
 async def position(conn: AsyncConnection, job: store.Job) -> int | None:
-    return await store.queue_position(conn, job.id) if job.status == "queued" else None
+    return await store.queue_position(conn, job.id) if job.status == JobStatus.QUEUED else None
 
 
 async def waiting_for(conn: AsyncConnection, job: store.Job) -> list[str]:
     """For a queued job that names extra lease keys: which of them someone else holds now."""
-    if job.status != "queued" or not job.locks:
+    if job.status != JobStatus.QUEUED or not job.locks:
         return []
     return [
         f"{holder.key} (held by {holder.username or holder.holder} until {holder.expires_at:%H:%M:%S %Z})"
-        for holder in await locks.active(conn, keys=list(job.locks))
+        for holder in await leases.active(conn, keys=list(job.locks))
     ]
 
 
@@ -263,7 +298,7 @@ async def wait_for_end(engine: AsyncEngine, job_id: uuid.UUID, within: float) ->
     while True:
         async with engine.connect() as conn:
             job = await store.get_job(conn, job_id)
-        if job is None or job.status in TERMINAL:
+        if job is None or job.status in TERMINAL_STATUSES:
             return job
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.schemas.jobs import GpuLockView, JobStatus
-from app.services.leases import gpu as locks
+from app.models.job import JobStatus
+from app.schemas.jobs import GpuLockView, JobView
+from app.services.leases import gpu
+from app.services.leases import service as leases
 from app.services.queue import store, submissions
 
 
 def status_view(
     job: store.Job, position: int | None = None, eta: float | None = None, waiting_for: list[str] | None = None
-) -> JobStatus:
-    return JobStatus(
+) -> JobView:
+    return JobView(
         job_id=job.id,
         job_type=job.job_type,
         status=job.status,
@@ -34,17 +36,17 @@ def status_view(
     )
 
 
-async def current_status(conn: AsyncConnection, job: store.Job, capacity: int) -> JobStatus:
+async def current_status(conn: AsyncConnection, job: store.Job, capacity: int) -> JobView:
     """The status with, for a queued job, its place in the queue, ETA and the leases it waits for."""
-    if job.status != "queued":
+    if job.status != JobStatus.QUEUED:
         return status_view(job)
     place = await submissions.position(conn, job)
-    holders = await locks.active(conn, keys=store.slot_keys(job.pool, capacity))  # not the queue length: unused
+    holders = await leases.active(conn, keys=gpu.slot_keys(job.pool, capacity))  # not the queue length: unused
     eta = await submissions.eta_seconds(conn, job, place, holders, capacity)
     return status_view(job, place, eta, await submissions.waiting_for(conn, job))
 
 
-def lock_view(lock: locks.GpuLock) -> GpuLockView:
+def lock_view(lock: gpu.GpuLock) -> GpuLockView:
     return GpuLockView(
         locked=lock.locked,
         capacity=lock.capacity,

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.schemas.jobs import JobStatus
-from app.services.leases import gpu as locks
+from app.schemas.jobs import JobView
+from app.services.leases import gpu
 from app.services.queue import store, submissions, views
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ class Events:
 
     # ---- what callers say ------------------------------------------------------------------------
 
-    def job_changed(
-        self, job_id: uuid.UUID, snapshot: store.Job | None = None, status: JobStatus | None = None
-    ) -> None:
+    def job_changed(self, job_id: uuid.UUID, snapshot: store.Job | None = None, status: JobView | None = None) -> None:
         """The job's status changed: send `job:update` after any progress still pending for it; the
         lock may have changed too. The update is read from the job's row when it is sent, unless the
         caller has it already: `snapshot` (the job as just written) and, for a queued job, `status`
@@ -154,7 +152,7 @@ class Events:
             finally:
                 self._job_events.task_done()
 
-    async def _send_job_update(self, job_id: uuid.UUID, snapshot: store.Job | None, status: JobStatus | None) -> None:
+    async def _send_job_update(self, job_id: uuid.UUID, snapshot: store.Job | None, status: JobView | None) -> None:
         if snapshot is not None:
             job, status = snapshot, status or views.status_view(snapshot)
         else:
@@ -172,7 +170,7 @@ class Events:
             started = time.monotonic()
             try:
                 async with self._engine.connect() as conn:
-                    lock = await locks.gpu_lock(conn, self._pool, self._capacity)
+                    lock = await gpu.gpu_lock(conn, self._pool, self._capacity)
                 await self._emit("lock:update", views.lock_view(lock).model_dump(mode="json"), None)
             except (OSError, DBAPIError, OperationalError) as error:
                 log.warning("could not send the lock state (%s)", error)

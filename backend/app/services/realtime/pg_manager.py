@@ -23,8 +23,19 @@ import asyncpg
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from app import db
-from app.services.queue import sql
 from app.services.queue.listener import Listener
+
+# NOTIFY payloads are limited to 8000 bytes: a bigger message is stored and its id sent instead.
+# Stored messages are read within moments; ones older than five minutes are deleted as new ones arrive.
+SOCKETIO_PUBLISH = "SELECT pg_notify($1, $2)"
+
+SOCKETIO_PUBLISH_STORED = """
+WITH stored AS (INSERT INTO socketio_messages (body) VALUES ($2) RETURNING id),
+     old AS (DELETE FROM socketio_messages WHERE created_at < now() - interval '5 minutes')
+SELECT pg_notify($1, json_build_object('stored_message', id)::text) FROM stored
+"""
+
+SOCKETIO_STORED_MESSAGE = "SELECT body FROM socketio_messages WHERE id = $1"
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +79,9 @@ class PostgresManager(AsyncPubSubManager):
                     assert self.database_url, "PostgresManager.database_url is not set"
                     self._conn = await db.connect_raw(self.database_url)
                 if len(body.encode()) <= NOTIFY_LIMIT:
-                    await self._conn.execute(sql.SOCKETIO_PUBLISH, self.channel, body)
+                    await self._conn.execute(SOCKETIO_PUBLISH, self.channel, body)
                 else:
-                    await self._conn.execute(sql.SOCKETIO_PUBLISH_STORED, self.channel, body)
+                    await self._conn.execute(SOCKETIO_PUBLISH_STORED, self.channel, body)
                 return
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("publishing a Socket.IO event failed (%s); attempt %d of %d", error, attempt, SEND_ATTEMPTS)
@@ -110,7 +121,7 @@ class PostgresManager(AsyncPubSubManager):
                 if "stored_message" in message:
                     if reader is None or reader.is_closed():
                         reader = await db.connect_raw(self.database_url)
-                    body = await reader.fetchval(sql.SOCKETIO_STORED_MESSAGE, message["stored_message"])
+                    body = await reader.fetchval(SOCKETIO_STORED_MESSAGE, message["stored_message"])
                     if body is None:
                         continue  # deleted already (minutes late): the status endpoint has the state
                     message = json.loads(body)

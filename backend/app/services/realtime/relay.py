@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.models.job import TERMINAL_STATUSES, JobStatus
 from app.services.queue import store
 from app.services.queue.progress import ProgressHub
 
-TERMINAL = {"completed", "failed", "cancelled"}
 ROW_POLL_SECONDS = 0.25  # how often the row is read when no token arrived in this process
 
 
@@ -50,9 +50,9 @@ async def follow(engine: AsyncEngine, hub: ProgressHub | None, job_id: uuid.UUID
             if len(text) > sent:  # produced in another process (or before we subscribed)
                 yield Text(text[sent:])
                 sent = len(text)
-            if job.status in TERMINAL:
+            if job.status in TERMINAL_STATUSES:
                 final = str((job.result_data or {}).get("response") or _chat_text(job) or "")
-                if job.status == "completed" and len(final) > sent:
+                if job.status == JobStatus.COMPLETED and len(final) > sent:
                     yield Text(final[sent:])
                 yield Ended(job)
                 return

@@ -29,7 +29,7 @@ from app.services.ollama import names as model_names
 from app.services.ollama import system_settings
 from app.services.ollama.names import ValidModelName
 from app.services.queue.errors import PermanentError
-from app.services.queue.job_type import JobContext, JobHandler
+from app.services.queue.job_type import JobContext, JobType
 from app.services.training import sets as training_sets
 from app.services.training.runner import run_command
 
@@ -80,9 +80,13 @@ def find_adapter(output: Path) -> Path:
     return found[0]
 
 
-class TrainingHandler(JobHandler[TrainingRequest]):
+class TrainingJob(JobType[TrainingRequest]):
     job_type = "training"
+    label = "Training"
     operation = "AI Model Training"
+    description = "Fine-tune a model on your examples, then deploy it and make it the active model."
+    result_kind = "training"
+    default_max_retries = 0  # a retry would run the whole training again: only on request
     request_model = TrainingRequest
 
     async def authorize(self, conn: AsyncConnection, user: User, request: TrainingRequest) -> None:

@@ -14,7 +14,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import InvalidInput, NotFound
 from app.services.accounts.users import User
-from app.services.queue import sql
+
+TRAINING_SET_INSERT = """
+INSERT INTO training_sets (id, user_id, name, examples, example_count)
+VALUES (:id, :user_id, :name, CAST(:examples AS jsonb), :count)
+RETURNING id, user_id, name, example_count, created_at
+"""
+
+TRAINING_SET_GET = """
+SELECT id, user_id, name, example_count, created_at FROM training_sets WHERE id = :id
+"""
+
+TRAINING_SET_EXAMPLES = "SELECT examples FROM training_sets WHERE id = :id"
+
+TRAINING_SETS_OF_USER = """
+SELECT id, user_id, name, example_count, created_at FROM training_sets
+WHERE user_id = :user_id OR :all_users ORDER BY created_at DESC LIMIT :limit
+"""
 
 MAX_EXAMPLES = 100_000
 MAX_REPORTED_PROBLEMS = 50
@@ -83,7 +99,7 @@ def parse_jsonl(body: str, field: str = "examples") -> list[dict[str, str]]:
 async def store(conn: AsyncConnection, user: User, name: str, examples: list[dict[str, str]]) -> TrainingSet:
     row = (
         await conn.execute(
-            text(sql.TRAINING_SET_INSERT),
+            text(TRAINING_SET_INSERT),
             {
                 "id": uuid.uuid4(),
                 "user_id": user.id,
@@ -97,14 +113,14 @@ async def store(conn: AsyncConnection, user: User, name: str, examples: list[dic
 
 
 async def get_owned(conn: AsyncConnection, user: User, set_id: uuid.UUID) -> TrainingSet:
-    row = (await conn.execute(text(sql.TRAINING_SET_GET), {"id": set_id})).first()
+    row = (await conn.execute(text(TRAINING_SET_GET), {"id": set_id})).first()
     if row is None or (row.user_id != user.id and not user.is_admin):
         raise NotFound(f"No training set {set_id}.", {"field": "training_set_id"})
     return TrainingSet(**row._asdict())
 
 
 async def examples(conn: AsyncConnection, set_id: uuid.UUID) -> list[dict[str, str]]:
-    value = (await conn.execute(text(sql.TRAINING_SET_EXAMPLES), {"id": set_id})).scalar_one_or_none()
+    value = (await conn.execute(text(TRAINING_SET_EXAMPLES), {"id": set_id})).scalar_one_or_none()
     if value is None:
         raise NotFound(f"Training set {set_id} no longer exists.")
     return json.loads(value) if isinstance(value, str) else list(value)
@@ -112,6 +128,6 @@ async def examples(conn: AsyncConnection, set_id: uuid.UUID) -> list[dict[str, s
 
 async def list_sets(conn: AsyncConnection, user: User, limit: int = 100) -> list[TrainingSet]:
     rows = await conn.execute(
-        text(sql.TRAINING_SETS_OF_USER), {"user_id": user.id, "all_users": user.is_admin, "limit": limit}
+        text(TRAINING_SETS_OF_USER), {"user_id": user.id, "all_users": user.is_admin, "limit": limit}
     )
     return [TrainingSet(**row._asdict()) for row in rows]

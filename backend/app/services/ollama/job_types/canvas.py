@@ -10,10 +10,10 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.services.ollama.job_types.generate import stream_text
+from app.services.ollama.job_types.streaming import stream_text
 from app.services.ollama.loads import ensure_loaded
 from app.services.queue.errors import PermanentError
-from app.services.queue.job_type import JobContext, JobHandler, describe_validation_error
+from app.services.queue.job_type import JobContext, JobType, describe_validation_error
 
 Style = Literal["flowchart", "mindmap", "timeline", "network", "hierarchy"]
 
@@ -91,9 +91,12 @@ def validate_diagram(text: str) -> Diagram:
         raise ValueError(describe_validation_error(error)) from error
 
 
-class CanvasHandler(JobHandler[CanvasRequest]):
+class CanvasJob(JobType[CanvasRequest]):
     job_type = "canvas"
+    label = "Canvas diagram"
     operation = "AI Canvas Generation"
+    description = "Instructions become a diagram (nodes and edges), checked against a schema."
+    result_kind = "diagram"
     request_model = CanvasRequest
     attempts = 2  # the first answer, and one retry with the problems fed back
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.ollama.loads import ensure_loaded
-from app.services.queue.job_type import JobContext, JobHandler
+from app.services.queue.job_type import JobContext, JobType
 
 
 class EmbedRequest(BaseModel):
@@ -24,9 +24,13 @@ class EmbedRequest(BaseModel):
         return [self.input] if isinstance(self.input, str) else self.input
 
 
-class EmbedHandler(JobHandler[EmbedRequest]):
+class EmbedJob(JobType[EmbedRequest]):
     job_type = "embed"
+    label = "Embeddings"
     operation = "AI Embeddings"
+    description = "Vectors for one text or a batch."
+    result_kind = "embeddings"
+    submittable = False  # vectors are for programs: the page offers no form for them
     request_model = EmbedRequest
 
     async def run(self, ctx: JobContext, request: EmbedRequest) -> dict[str, Any]:

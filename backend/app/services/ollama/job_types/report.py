@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.services.ollama.job_types.generate import stream_text
+from app.services.ollama.job_types.streaming import stream_text
 from app.services.ollama.loads import ensure_loaded
-from app.services.queue.job_type import JobContext, JobHandler
+from app.services.queue.job_type import JobContext, JobType
 
 
 class Section(BaseModel):
@@ -54,9 +54,12 @@ def to_markdown(request: ReportRequest, written: list[tuple[str, str]]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-class ReportHandler(JobHandler[ReportRequest]):
+class ReportJob(JobType[ReportRequest]):
     job_type = "report"
+    label = "Report"
     operation = "AI Report Generation"
+    description = "A report in Markdown, written section by section."
+    result_kind = "markdown"
     request_model = ReportRequest
 
     async def run(self, ctx: JobContext, request: ReportRequest) -> dict[str, Any]:
