@@ -16,5 +16,6 @@ describe("progress", () => {
     expect(progressSummary("running", {})).toBeNull();
     expect(progressSummary("queued", {})).toBeNull();
     expect(progressSummary("failed", { percent: 40 })).toBe("40%");
+    expect(progressSummary("cancelled", { percent: 0 })).toBeNull(); // the table says "—", not "0%"
   });
 });

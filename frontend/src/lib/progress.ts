@@ -14,14 +14,14 @@ export function readProgress(raw: Record<string, unknown> | undefined): Progress
   return (raw ?? {}) as Progress;
 }
 
-/** How far the job is in percent, or null when that is not known and the bar should be indeterminate.
- *  A running job at 0% is "not known yet" (text generation never reports a percent), not "stuck". */
+/** How far the job is in percent, or null when that is not known (a running job's bar is then
+ *  indeterminate). 0% says nothing: text generation never reports a percent beyond its initial 0, and a
+ *  report is at 0% all through its first section. */
 export function percentDone(status: string, progress: Progress): number | null {
   if (status === "completed") return 100;
   const { percent } = progress;
-  if (typeof percent !== "number" || !Number.isFinite(percent)) return null;
-  if (status === "running" && percent <= 0) return null;
-  return Math.round(Math.min(100, Math.max(0, percent)));
+  if (typeof percent !== "number" || !Number.isFinite(percent) || percent <= 0) return null;
+  return Math.round(Math.min(100, percent));
 }
 
 export function tokensText(tokens: number | undefined): string | null {

@@ -19,7 +19,7 @@ export function GenericJobForm({ jobType, onDone }: { jobType: JobType; onDone: 
     if (typeof parsed !== "string") submit.mutate({ job_type: jobType.job_type, request: parsed }, { onSuccess: onDone });
   };
   return (
-    <form onSubmit={send} aria-label={jobType.label}>
+    <form onSubmit={send}>
       {jobType.description && <p className="muted small">{jobType.description}</p>}
       <label htmlFor={id}>
         Request (JSON)

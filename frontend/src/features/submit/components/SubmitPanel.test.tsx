@@ -19,7 +19,7 @@ describe("SubmitPanel", () => {
       "POST /api/ai-agent/jobs": () => accepted,
       "GET /api/ai-agent/job/p1/status": () => queued,
     });
-    await userEvent.type(screen.getByLabelText("Prompt", { selector: "textarea" }), "Why is the sky blue?");
+    await userEvent.type(screen.getByLabelText("Prompt", { exact: true }), "Why is the sky blue?");
     await userEvent.click(screen.getByRole("button", { name: "Run" }));
     expect(await screen.findByTestId("accepted")).toHaveTextContent("Queued — position 1, no estimate yet.");
     expect(submitted).toHaveBeenCalledWith(accepted);

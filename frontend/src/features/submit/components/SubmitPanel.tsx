@@ -67,7 +67,7 @@ export function SubmitPanel({ onSubmitted, moreForms = [] }: { onSubmitted: OnDo
           </button>
         ))}
       </div>
-      <div id="submit-form" role="tabpanel" aria-labelledby={`submit-tab-${tab.id}`}>
+      <div id="submit-form" role="tabpanel" aria-label={`${tab.label} form`}>
         {tab.form(done)}
       </div>
       {accepted && <SubmissionNote key={accepted.job_id} accepted={accepted} />}
