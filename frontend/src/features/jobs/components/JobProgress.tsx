@@ -6,7 +6,9 @@ import { percentDone, tokensText, type Progress } from "../../../lib/progress";
 export function JobProgress({ status, progress }: { status: string; progress: Progress }) {
   if (status !== "running" && status !== "completed") return null;
   const percent = percentDone(status, progress);
-  const caption = [percent === null ? null : `${percent}%`, progress.message, tokensText(progress.tokens)].filter(Boolean);
+  // The token count says the job is alive; once it ended it would only be the last section's.
+  const tokens = status === "running" ? tokensText(progress.tokens) : null;
+  const caption = [percent === null ? null : `${percent}%`, progress.message, tokens].filter(Boolean);
   return (
     <ProgressBar percent={percent} label="Job progress">
       {caption.length > 0 ? caption.join(" · ") : "working…"}
