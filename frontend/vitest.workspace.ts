@@ -8,7 +8,7 @@ export default defineWorkspace([
       environment: "jsdom",
       globals: true,
       include: ["src/**/*.test.{ts,tsx}"],
-      setupFiles: ["./src/test-setup.ts"],
+      setupFiles: ["./src/testing/setup.ts"],
     },
   },
   {

@@ -1,5 +1,8 @@
 """The page in a real browser: runs frontend/e2e (playwright-core driving Debian's Chromium) against a
-real `aijobs serve` with the simulator. `make test` builds the page and installs Chromium first."""
+real `aijobs serve` with the simulator. `make test` builds the page and installs Chromium first.
+
+The screenshots land in test-artifacts/screenshots; with UPDATE_SCREENSHOTS=1 a passing run also copies
+them to docs/screenshots (the ones the README shows)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,19 @@ from tests.support.simulator import Simulator
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = (
+    "01-signed-in",
+    "02-report-streaming",
+    "03-report-done",
+    "04-second-user-waiting-phone",
+    "05-polling-after-socket-cut",
+    "06-canvas-diagram",
+    "07-admin",  # with the GPU held by alice, before the admin force-releases it
+    "08-training-deployed",
+    "09-progress-percent",
+    "10-queued-live-eta",
+)
 
 
 def chromium() -> str:
@@ -50,6 +66,8 @@ def test_the_page_end_to_end_in_chromium(start_api: Callable[..., Api], sim: Sim
         timeout=280,
     )
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log ---\n{api.server.output()[-4000:]}"
-    shots = ("01-signed-in", "02-report-streaming", "03-report-done", "04-second-user-waiting-phone")
-    for name in (*shots, "05-polling-after-socket-cut", "06-canvas-diagram", "07-admin", "08-training-deployed"):
+    for name in SCREENSHOTS:
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5000
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        for name in SCREENSHOTS:
+            shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")

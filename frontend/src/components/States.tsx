@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { ApiError } from "../api/client";
+import { ApiError } from "../lib/api-client";
 
 export function Loading({ what }: { what: string }) {
   return (
@@ -25,51 +25,4 @@ export function ErrorNote({ error, retry }: { error: unknown; retry?: () => void
 
 export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
-}
-
-interface Loadable {
-  isPending: boolean;
-  isError: boolean;
-  error: unknown;
-  refetch: () => unknown;
-}
-
-/** The states of a fetched list, the same everywhere: loading, the error (with a retry), empty, or the items. */
-export function Listing<T>({
-  query,
-  what,
-  items,
-  empty,
-  children,
-}: {
-  query: Loadable;
-  what: string;
-  items: T[] | undefined;
-  empty: ReactNode;
-  children: (items: T[]) => ReactNode;
-}) {
-  if (query.isPending) return <Loading what={what} />;
-  if (query.isError) return <ErrorNote error={query.error} retry={() => void query.refetch()} />;
-  if (!items || items.length === 0) return <Empty>{empty}</Empty>;
-  return <>{children(items)}</>;
-}
-
-/** A table that scrolls sideways on narrow screens. */
-export function Table({ headers, children }: { headers: ReactNode[]; children: ReactNode }) {
-  return (
-    <div className="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            {headers.map((header, index) => (
-              <th scope="col" key={index}>
-                {header}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>{children}</tbody>
-      </table>
-    </div>
-  );
 }

@@ -1,0 +1,5 @@
+import { Stats } from "../../features/stats/components/Stats";
+
+export function StatsPage() {
+  return <Stats />;
+}

@@ -1,0 +1,64 @@
+// GET /api/ai-agent/job-types — the job types the server runs: what to call each, how to show its
+// result, whether people may submit it. The page keeps no list of its own.
+// Typed by hand until openapi.json is regenerated with this endpoint.
+import { queryOptions, useQuery } from "@tanstack/react-query";
+import { useApi, type Fetch } from "../api-client";
+
+/** How a job type's result is shown. */
+export type ResultKind = "text" | "markdown" | "diagram" | "embeddings" | "model" | "training" | "json";
+
+export interface JobType {
+  job_type: string;
+  label: string;
+  /** What the lock banner says the holder is doing, e.g. "AI Report Generation". */
+  operation: string;
+  description: string;
+  result_kind: ResultKind;
+  /** People may queue it with POST /api/ai-agent/jobs. */
+  submittable: boolean;
+  default_max_retries: number;
+  default_timeout_seconds: number | null;
+}
+
+export interface JobTypeList {
+  job_types: JobType[];
+}
+
+export const jobTypesKey = () => ["job-types"] as const;
+
+export function getJobTypes(call: Fetch): Promise<JobTypeList> {
+  return call("/api/ai-agent/job-types") as Promise<JobTypeList>;
+}
+
+export function jobTypesQueryOptions(call: Fetch) {
+  // The server's job types change only with a deploy.
+  return queryOptions({ queryKey: jobTypesKey(), queryFn: () => getJobTypes(call), staleTime: Infinity });
+}
+
+export function useJobTypes() {
+  return useQuery({ ...jobTypesQueryOptions(useApi()), select: (list) => list.job_types });
+}
+
+/** A type the server did not describe (or not yet): shown by its name, its result as JSON. */
+export function unknownJobType(jobType: string): JobType {
+  return {
+    job_type: jobType,
+    label: jobType,
+    operation: jobType,
+    description: "",
+    result_kind: "json",
+    submittable: false,
+    default_max_retries: 0,
+    default_timeout_seconds: null,
+  };
+}
+
+export function findJobType(types: JobType[] | undefined, jobType: string): JobType {
+  return types?.find((entry) => entry.job_type === jobType) ?? unknownJobType(jobType);
+}
+
+/** One job type's description; `isPending` while the list loads. */
+export function useJobType(jobType: string): { type: JobType; isPending: boolean } {
+  const types = useJobTypes();
+  return { type: findJobType(types.data, jobType), isPending: types.isPending };
+}

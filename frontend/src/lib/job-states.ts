@@ -1,0 +1,24 @@
+// A job's states, from the generated OpenAPI types. The schema's JobStatus.status is a plain string
+// today; the states are named there as JobFigures' per-state counters. When the schema gives
+// JobStatus.status its enum, JobState becomes that enum with no change here.
+import type { Schemas } from "./api-client";
+
+type CountedStates = Exclude<keyof Schemas["JobFigures"], "total" | "retries" | "success_rate" | "run_seconds" | "wait_seconds">;
+type DeclaredStatus = Schemas["JobStatus"]["status"];
+export type JobState = string extends DeclaredStatus ? CountedStates : DeclaredStatus;
+
+// `satisfies Record<JobState, …>`: a state added to (or dropped from) the schema fails the build here.
+const LIFE = { queued: "waiting", running: "working", completed: "ended", failed: "ended", cancelled: "ended" } as const satisfies Record<
+  JobState,
+  "waiting" | "working" | "ended"
+>;
+
+/** Every state, in the order a job lives them. */
+export const JOB_STATES = Object.keys(LIFE) as JobState[];
+
+/** States a job does not leave by itself (only a retry sends a failed or cancelled job back to the queue). */
+export const TERMINAL: ReadonlySet<string> = new Set(JOB_STATES.filter((state) => LIFE[state] === "ended"));
+
+export function isTerminal(status: string | undefined): boolean {
+  return status !== undefined && TERMINAL.has(status);
+}
