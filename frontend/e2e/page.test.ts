@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { JobType } from "../src/lib/api/get-job-types";
-import { JOB_TYPES } from "../src/testing/job-types";
 
 const BASE = process.env.AIJOBS_URL ?? "http://127.0.0.1:8000";
 const SHOTS = process.env.SCREENSHOT_DIR ?? "test-artifacts";
@@ -15,15 +14,13 @@ const BOB = process.env.BOB_TOKEN ?? "";
 const ADMIN = process.env.ADMIN_TOKEN ?? "";
 
 let browser: Browser;
-/** The server's job types; served to the page from the fixture while the server lacks the endpoint. */
-let jobTypes: JobType[] = JOB_TYPES;
-let serveJobTypes = false;
+/** The server's job types (what the page names each job by). */
+let jobTypes: JobType[] = [];
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const answer = await fetch(`${BASE}/api/ai-agent/job-types`, { headers: { Authorization: `Bearer ${ALICE}` } });
-  serveJobTypes = answer.status === 404;
-  if (!serveJobTypes) jobTypes = ((await answer.json()) as { job_types: JobType[] }).job_types;
+  jobTypes = ((await answer.json()) as { job_types: JobType[] }).job_types;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -37,13 +34,7 @@ afterAll(async () => {
 });
 
 async function newContext(width = 1280): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
-  if (serveJobTypes) {
-    await context.route("**/api/ai-agent/job-types", (route) =>
-      route.fulfill({ json: { job_types: JOB_TYPES } }),
-    );
-  }
-  return context;
+  return browser.newContext({ viewport: { width, height: 900 } });
 }
 
 function labelOf(jobType: string): string {

@@ -1,7 +1,7 @@
 import { QueryClient } from "@tanstack/react-query";
 import { jobsKeys } from "../features/jobs/api/get-jobs";
 import { statsKeys } from "../features/stats/api/get-stats";
-import { jobStatusKey, type JobStatus } from "../lib/api/get-job-status";
+import { jobStatusKey, type JobView } from "../lib/api/get-job-status";
 import { jobTypesKey } from "../lib/api/get-job-types";
 import { modelsKey } from "../lib/api/get-models";
 import { settingsKey } from "../lib/api/get-settings";
@@ -20,7 +20,7 @@ describe("socket events into the query cache", () => {
     handleJobProgress(client, texts, { job_id: "j1", text: "Hello", offset: 0, percent: 10, message: "section 1 of 2" });
     handleJobProgress(client, texts, { job_id: "j1", text: " world", offset: 5, percent: 20 });
     expect(texts.get("j1")).toBe("Hello world");
-    const job = client.getQueryData<JobStatus>(jobStatusKey("j1"));
+    const job = client.getQueryData<JobView>(jobStatusKey("j1"));
     expect(job?.progress).toEqual({ percent: 20, message: "section 1 of 2" });
   });
 
@@ -35,7 +35,7 @@ describe("socket events into the query cache", () => {
     const client = new QueryClient();
     const texts = new TextStore();
     const invalidate = vi.spyOn(client, "invalidateQueries");
-    const done = { ...running, status: "completed", progress: { percent: 100, text: "All done" } };
+    const done = { ...running, status: "completed" as const, progress: { percent: 100, text: "All done" } };
     handleJobUpdate(client, texts, done);
     expect(client.getQueryData(jobStatusKey("j1"))).toEqual(done);
     expect(texts.get("j1")).toBe("All done");

@@ -5,7 +5,7 @@ import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { io, type Socket } from "socket.io-client";
 import { jobsKeys } from "../features/jobs/api/get-jobs";
 import { statsKeys } from "../features/stats/api/get-stats";
-import { jobStatusKey, type JobStatus } from "../lib/api/get-job-status";
+import { jobStatusKey, type JobView } from "../lib/api/get-job-status";
 import { findJobType, jobTypesKey, type JobTypeList } from "../lib/api/get-job-types";
 import { lockKey, type GpuLock } from "../lib/api/get-lock";
 import { modelsKey } from "../lib/api/get-models";
@@ -23,7 +23,7 @@ interface ProgressEvent {
   [field: string]: unknown;
 }
 
-export function handleJobUpdate(client: QueryClient, texts: TextStore, status: JobStatus): void {
+export function handleJobUpdate(client: QueryClient, texts: TextStore, status: JobView): void {
   client.setQueryData(jobStatusKey(status.job_id), status);
   const text = readProgress(status.progress).text;
   if (text) texts.catchUp(status.job_id, text);
@@ -44,7 +44,7 @@ export function handleJobProgress(client: QueryClient, texts: TextStore, event: 
   if (text && !texts.apply(jobId, offset, text)) {
     void client.invalidateQueries({ queryKey: jobStatusKey(jobId) }); // missed a chunk: the status has it all
   }
-  client.setQueryData<JobStatus>(jobStatusKey(jobId), (old) => (old ? { ...old, progress: { ...old.progress, ...fields } } : old));
+  client.setQueryData<JobView>(jobStatusKey(jobId), (old) => (old ? { ...old, progress: { ...old.progress, ...fields } } : old));
 }
 
 export function handleLockUpdate(client: QueryClient, lock: GpuLock): void {
@@ -73,7 +73,7 @@ export function LiveProvider({ token, children }: { token: string; children: Rea
       setConnected(false);
       setProblem(`live updates unavailable: ${error.message}`);
     });
-    connection.on("job:update", (status: JobStatus) => handleJobUpdate(client, texts, status));
+    connection.on("job:update", (status: JobView) => handleJobUpdate(client, texts, status));
     connection.on("job:progress", (event: ProgressEvent) => handleJobProgress(client, texts, event));
     connection.on("lock:update", (lock: GpuLock) => handleLockUpdate(client, lock));
     setSocket(connection);

@@ -1,11 +1,7 @@
-// A job's states, from the generated OpenAPI types. The schema's JobStatus.status is a plain string
-// today; the states are named there as JobFigures' per-state counters. When the schema gives
-// JobStatus.status its enum, JobState becomes that enum with no change here.
+// A job's states, from the generated OpenAPI types (the server's JobStatus enum): one list for the page.
 import type { Schemas } from "./api-client";
 
-type CountedStates = Exclude<keyof Schemas["JobFigures"], "total" | "retries" | "success_rate" | "run_seconds" | "wait_seconds">;
-type DeclaredStatus = Schemas["JobStatus"]["status"];
-export type JobState = string extends DeclaredStatus ? CountedStates : DeclaredStatus;
+export type JobState = Schemas["JobStatus"];
 
 // `satisfies Record<JobState, …>`: a state added to (or dropped from) the schema fails the build here.
 const LIFE = { queued: "waiting", running: "working", completed: "ended", failed: "ended", cancelled: "ended" } as const satisfies Record<

@@ -2,7 +2,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { ApiContext, ApiError, type Fetch } from "../lib/api-client";
-import type { JobStatus } from "../lib/api/get-job-status";
+import type { JobView } from "../lib/api/get-job-status";
 import { JOB_TYPES } from "./job-types";
 
 /** A fake server route: gets the query string and the JSON body, returns the response body (or throws). */
@@ -34,7 +34,7 @@ export function renderWith(ui: ReactNode, routes: Routes = {}, client = new Quer
 }
 
 /** A job's status, as GET …/status answers it: a running report unless `overrides` say otherwise. */
-export function jobStatus(overrides: Partial<JobStatus> = {}): JobStatus {
+export function jobStatus(overrides: Partial<JobView> = {}): JobView {
   return {
     job_id: "j1",
     job_type: "report",

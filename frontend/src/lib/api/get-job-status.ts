@@ -7,12 +7,12 @@ import { isTerminal } from "../job-states";
 import { pollEvery, useLive } from "../live";
 import { readProgress } from "../progress";
 
-export type JobStatus = Schemas["JobStatus"];
+export type JobView = Schemas["JobView"];
 
 export const jobStatusKey = (jobId: string) => ["job", jobId] as const;
 
-export function getJobStatus(call: Fetch, jobId: string): Promise<JobStatus> {
-  return call(`/api/ai-agent/job/${jobId}/status`) as Promise<JobStatus>;
+export function getJobStatus(call: Fetch, jobId: string): Promise<JobView> {
+  return call(`/api/ai-agent/job/${jobId}/status`) as Promise<JobView>;
 }
 
 export function jobStatusQueryOptions(call: Fetch, jobId: string, connected: boolean) {

@@ -1,28 +1,12 @@
 // GET /api/ai-agent/job-types — the job types the server runs: what to call each, how to show its
 // result, whether people may submit it. The page keeps no list of its own.
-// Typed by hand until openapi.json is regenerated with this endpoint.
 import { queryOptions, useQuery } from "@tanstack/react-query";
-import { useApi, type Fetch } from "../api-client";
+import { useApi, type Fetch, type Schemas } from "../api-client";
 
+export type JobType = Schemas["JobTypeView"];
+export type JobTypeList = Schemas["JobTypes"];
 /** How a job type's result is shown. */
-export type ResultKind = "text" | "markdown" | "diagram" | "embeddings" | "model" | "training" | "json";
-
-export interface JobType {
-  job_type: string;
-  label: string;
-  /** What the lock banner says the holder is doing, e.g. "AI Report Generation". */
-  operation: string;
-  description: string;
-  result_kind: ResultKind;
-  /** People may queue it with POST /api/ai-agent/jobs. */
-  submittable: boolean;
-  default_max_retries: number;
-  default_timeout_seconds: number | null;
-}
-
-export interface JobTypeList {
-  job_types: JobType[];
-}
+export type ResultKind = JobType["result_kind"];
 
 export const jobTypesKey = () => ["job-types"] as const;
 

@@ -2,7 +2,7 @@
 import { queryOptions, useQuery } from "@tanstack/react-query";
 import { useApi, type Fetch, type Schemas } from "../../../lib/api-client";
 
-export type KeyView = Schemas["KeyView"];
+export type KeyView = Schemas["KeyInfo"];
 
 export const keysKey = () => ["keys"] as const;
 

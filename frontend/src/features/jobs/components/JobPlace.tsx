@@ -1,8 +1,8 @@
 import { StartsIn } from "../../../components/StartsIn";
-import type { JobStatus } from "../../../lib/api/get-job-status";
+import type { JobView } from "../../../lib/api/get-job-status";
 
 /** Where a queued job stands (position, when it should start, what it waits for) and its retries. */
-export function JobPlace({ job, since }: { job: JobStatus; since: number }) {
+export function JobPlace({ job, since }: { job: JobView; since: number }) {
   const waitingFor = job.waiting_for ?? [];
   return (
     <>

@@ -37,7 +37,7 @@ describe("JobView", () => {
   });
 
   test("a queued job says when it should start only when the server has an estimate", async () => {
-    const queued = { status: "queued", position: 1, started_at: null, progress: {} };
+    const queued = { status: "queued" as const, position: 1, started_at: null, progress: {} };
     const view = renderWith(<JobView jobId="j1" />, { [STATUS]: () => status({ ...queued, eta_seconds: null }) });
     expect(await screen.findByTestId("job-place")).toHaveTextContent("position 2 · no estimate yet");
     expect(screen.queryByRole("progressbar")).not.toBeInTheDocument();

@@ -1,9 +1,10 @@
 import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { jobStatus, renderWith } from "../../../testing/test-utils";
+import type { JobState } from "../../../lib/job-states";
 import { JobsTable } from "./JobsTable";
 
-const job = (n: number, status = "completed", progress: Record<string, unknown> = { percent: status === "completed" ? 100 : 40 }) =>
+const job = (n: number, status: JobState = "completed", progress: Record<string, unknown> = { percent: status === "completed" ? 100 : 40 }) =>
   jobStatus({ job_id: `j${n}`, status, progress, details: `Case ${n}` });
 
 describe("JobsTable", () => {

@@ -3,7 +3,7 @@ import { Listing } from "../../../components/Listing";
 import { StatusBadge } from "../../../components/StatusBadge";
 import { Table } from "../../../components/Table";
 import { findJobType, useJobTypes } from "../../../lib/api/get-job-types";
-import type { JobStatus } from "../../../lib/api/get-job-status";
+import type { JobView } from "../../../lib/api/get-job-status";
 import { JOB_STATES } from "../../../lib/job-states";
 import { progressSummary, readProgress } from "../../../lib/progress";
 import { useJobs } from "../api/get-jobs";
@@ -78,7 +78,7 @@ export function JobsTable({ all = false, onOpen, selected }: { all?: boolean; on
 }
 
 /** A running job always says something: its percent, its tokens, or that it is working. */
-function progressCell(job: JobStatus): string {
+function progressCell(job: JobView): string {
   const summary = progressSummary(job.status, readProgress(job.progress));
   return summary ?? (job.status === "running" ? "working…" : "—");
 }

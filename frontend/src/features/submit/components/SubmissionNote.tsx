@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { StartsIn } from "../../../components/StartsIn";
 import type { JobAccepted } from "../../../lib/api-client";
-import { useJobStatus, type JobStatus } from "../../../lib/api/get-job-status";
+import { useJobStatus, type JobView } from "../../../lib/api/get-job-status";
 import { duration } from "../../../lib/format";
 import type { JobState } from "../../../lib/job-states";
 import { progressSummary, readProgress } from "../../../lib/progress";
@@ -32,7 +32,7 @@ function Queued({ position, eta, since }: { position?: number | null; eta?: numb
   );
 }
 
-function Current({ job, since }: { job: JobStatus; since: number }) {
+function Current({ job, since }: { job: JobView; since: number }) {
   switch (job.status as JobState) {
     case "queued":
       return <Queued position={job.position} eta={job.eta_seconds} since={since} />;
