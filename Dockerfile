@@ -27,10 +27,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     WEB_DIR=/app/frontend/dist \
     AIJOBS_DATA_DIR=/app/data
 WORKDIR /app
-# What `pip install .` needs: pyproject.toml, the README it names as the long description, the code
-# (migrations included as package data).
-COPY pyproject.toml README.md ./
+# What `pip install .` needs: pyproject.toml and setup.py, the README it names as the long description,
+# the code, and the migrations (alembic/, installed inside the package as app/migrations).
+COPY pyproject.toml setup.py README.md ./
 COPY backend/ backend/
+COPY alembic/ alembic/
 RUN pip install .
 COPY --from=page /build/frontend/dist /app/frontend/dist
 # Never run as root: the service needs no privileges, only a data directory it owns (and the embedded

@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test install page browser openapi lint format bench simulate-ollama demo clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

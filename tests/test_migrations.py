@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from asyncio.subprocess import PIPE, STDOUT
+from pathlib import Path
 
 import asyncpg
 
@@ -56,4 +57,25 @@ async def test_replicas_starting_together_migrate_once_without_error(database: s
     ]
     outputs = [(await process.communicate())[0].decode() for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
+    assert await tables(database) == TABLES
+
+
+ROOT = Path(__file__).resolve().parents[1]
+ALEMBIC = Path(sys.executable).with_name("alembic")
+
+
+async def test_alembic_itself_upgrades_from_the_repository_root(database: str) -> None:
+    """`alembic upgrade head` as Alembic users run it: alembic.ini at the root, migrations in alembic/."""
+    await empty_database(database)
+    process = await asyncio.create_subprocess_exec(
+        str(ALEMBIC),
+        "upgrade",
+        "head",
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database},
+        stdout=PIPE,
+        stderr=STDOUT,
+    )
+    output = (await process.communicate())[0].decode()
+    assert process.returncode == 0, output
     assert await tables(database) == TABLES

@@ -8,7 +8,19 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def migrations_dir() -> Path:
+    """The repository's top-level `alembic/` (a checkout or an editable install), or the copy of it a
+    regular install puts inside the package as `app/migrations` (setup.py): one source, both ways."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parents[1] / "alembic", package / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"no migrations beside {package}: expected alembic/env.py")
+
+
+MIGRATIONS_DIR = migrations_dir()
 
 
 def alembic_config(database_url: str) -> Config:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app import db
+from app.config import load_settings
 from app.models import Base
 
 MIGRATION_LOCK_ID = 7_341_001  # any constant, shared by every aijobs process
@@ -33,8 +34,18 @@ def _run(connection: Connection) -> None:
     connection.commit()
 
 
-async def _run_online() -> None:
-    engine = db.create_engine(config.get_main_option("sqlalchemy.url") or "", pool_size=1)
+def _database_url() -> str:
+    """The URL `aijobs migrate` passes in; run as `alembic …` from the repository: DATABASE_URL, or the
+    embedded PostgreSQL that `aijobs serve` would use."""
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    settings = load_settings()
+    return settings.database_url or db.start_embedded_postgres(settings.data_dir)
+
+
+async def _run_online(url: str) -> None:
+    engine = db.create_engine(url, pool_size=1)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
@@ -43,8 +54,8 @@ async def _run_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+    context.configure(url=_database_url(), target_metadata=target_metadata)
     with context.begin_transaction():
         context.run_migrations()
 else:
-    asyncio.run(_run_online())
+    asyncio.run(_run_online(_database_url()))
