@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import db, migrate
+from app import db as app_db
+from app import migrate
 from app.config import Settings, load_settings
 
 # A real `aijobs serve` with three users (alice, bob, admin), for route, socket and deployment tests.
@@ -52,13 +53,13 @@ def pg_server_url() -> Iterator[str]:
 async def database(pg_server_url: str) -> AsyncIterator[str]:
     """A fresh, migrated database for this test; its URL."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(db.asyncpg_dsn(pg_server_url))
+    admin = await asyncpg.connect(app_db.asyncpg_dsn(pg_server_url))
     try:
         await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
     finally:
         await admin.close()
     yield database_url(pg_server_url, name)
-    admin = await asyncpg.connect(db.asyncpg_dsn(pg_server_url))
+    admin = await asyncpg.connect(app_db.asyncpg_dsn(pg_server_url))
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
@@ -67,9 +68,17 @@ async def database(pg_server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def engine(database: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(database, pool_size=5)
+    engine = app_db.create_engine(database, pool_size=5)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def db(database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A raw asyncpg pool on this test's database (the queue's statements run on asyncpg)."""
+    pool = await app_db.create_pool(database, max_size=5)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +107,7 @@ def make_settings(database: str, tmp_path: Path):
             "data_dir": tmp_path / "data",
             "job_processing_interval": 2.0,
             "lease_ttl_seconds": 3.0,
+            "lease_rescue_grace_seconds": 0.5,
             "retry_backoff_base": 0.05,
             "retry_backoff_max": 2.0,
             "progress_write_interval": 0.05,
@@ -117,6 +127,7 @@ def service_env(database: str) -> dict[str, str]:
         DATABASE_URL=database,
         JOB_PROCESSING_INTERVAL="2",
         LEASE_TTL_SECONDS="3",
+        LEASE_RESCUE_GRACE_SECONDS="0.5",
         RETRY_BACKOFF_BASE="0.05",
         PROGRESS_WRITE_INTERVAL="0.05",
         SHUTDOWN_GRACE_SECONDS="1",

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import uuid
 
+import asyncpg
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.processes import start_server
 from tests.support.simulator import Simulator
@@ -59,7 +61,7 @@ def test_help_lists_every_command() -> None:
 
 
 async def test_terminal_client_submit_wait_status_jobs_lock_cancel(
-    engine, service_env: dict[str, str], sim: Simulator
+    engine: AsyncEngine, db: asyncpg.Pool, service_env: dict[str, str], sim: Simulator
 ) -> None:
     from tests.support.auth import create_user
 
@@ -75,13 +77,13 @@ async def test_terminal_client_submit_wait_status_jobs_lock_cancel(
         sim.configure(token_delay=0.1, tokens=300)  # the next job holds the GPU until cancelled
         job_id = aijobs(env, "submit", "generate", "--json", request, "--details", "Case 7").stdout.strip()
         assert re.fullmatch(r"[0-9a-f-]{36}", job_id)
-        await job_reaches(engine, uuid.UUID(job_id), {"running"})
+        await job_reaches(db, uuid.UUID(job_id), {"running"})
         assert f"{job_id}  generate   running" in aijobs(env, "status", job_id).stdout
         assert aijobs(env, "jobs").stdout.count("generate") == 2
         assert "gpu/0: AI Text Generation · Case 7 · started by jdube" in aijobs(env, "lock").stdout
         cancelled = aijobs(env, "cancel", job_id)
         assert cancelled.returncode == 0 and "Cancel sent" in cancelled.stdout
-        await job_reaches(engine, uuid.UUID(job_id), {"cancelled"})
+        await job_reaches(db, uuid.UUID(job_id), {"cancelled"})
         again = aijobs(env, "cancel", job_id)
         assert again.returncode == 1 and "already ended" in again.stderr
         assert aijobs({**env, "AIJOBS_TOKEN": "aij_wrong"}, "jobs").stderr.startswith("aijobs: 401")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,18 +17,14 @@ from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
 
 
-async def enqueue_many(engine: AsyncEngine, count: int, users: int = 4) -> list[store.Job]:
+async def enqueue_many(db: asyncpg.Pool, count: int, users: int = 4) -> list[store.Job]:
     jobs = []
-    async with engine.begin() as conn:
-        for n in range(count):
-            user = f"user{n % users}"
-            new = store.NewJob(
-                user_id=user,
-                username=user,
-                job_type="generate",
-                request_data={"model": "tinyllama", "prompt": f"job {n}"},
-            )
-            jobs.append((await store.enqueue(conn, new)).job)
+    for n in range(count):
+        user = f"user{n % users}"
+        new = store.NewJob(
+            user_id=user, username=user, job_type="generate", request_data={"model": "tinyllama", "prompt": f"job {n}"}
+        )
+        jobs.append((await store.enqueue(db, new, quota=count)).job)
     return jobs
 
 
@@ -43,13 +40,13 @@ def start_workers(env: dict[str, str], count: int) -> list[ServiceProcess]:
 
 @pytest.mark.parametrize(("slots", "jobs"), [(1, 200), (2, 120)])
 async def test_four_workers_drain_the_queue_within_the_slot_cap(
-    engine: AsyncEngine, sim: Simulator, service_env: dict[str, str], slots: int, jobs: int
+    engine: AsyncEngine, db: asyncpg.Pool, sim: Simulator, service_env: dict[str, str], slots: int, jobs: int
 ) -> None:
     sim.configure(token_delay=0.004, tokens=6)
     env = {**service_env, "OLLAMA_BASE_URL": sim.base_url, "MAX_CONCURRENT_JOBS": str(slots)}
     workers = await asyncio.to_thread(start_workers, env, 4)
     try:
-        await enqueue_many(engine, jobs)
+        await enqueue_many(db, jobs)
 
         async def all_done() -> bool:
             return (await count_by_status(engine)).get("completed", 0) == jobs
@@ -64,22 +61,22 @@ async def test_four_workers_drain_the_queue_within_the_slot_cap(
     # With two slots the first job loads the model explicitly (an empty prompt), so no one else loads it too.
     assert stats["requests"]["generate"] == jobs + (1 if slots > 1 else 0)
     assert stats["max_in_flight"] == slots
+    # (Which workers ran them is not asserted: a finishing job hands its slot straight to the next one,
+    # so a slot stays with the worker holding it while there is work.)
     async with engine.connect() as conn:
-        ran_on = (await conn.execute(text("SELECT count(DISTINCT worker_id) FROM job_events"))).scalar()
         leases = (await conn.execute(text("SELECT count(*) FROM leases"))).scalar()
-    assert ran_on and ran_on > 1  # the work really was shared between processes
     assert leases == 0
 
 
 async def test_kill_9_mid_job_the_job_is_rescued_and_completes_once(
-    engine: AsyncEngine, sim: Simulator, service_env: dict[str, str]
+    engine: AsyncEngine, db: asyncpg.Pool, sim: Simulator, service_env: dict[str, str]
 ) -> None:
     sim.configure(token_delay=0.05, tokens=60)  # about 3 s of generation: time to kill its worker
     env = {**service_env, "OLLAMA_BASE_URL": sim.base_url, "LEASE_TTL_SECONDS": "2"}
     workers = await asyncio.to_thread(start_workers, env, 2)
     try:
-        [job] = await enqueue_many(engine, 1)
-        running = await job_reaches(engine, job.id, {"running"})
+        [job] = await enqueue_many(db, 1)
+        running = await job_reaches(db, job.id, {"running"})
         pid = int(re.split(r":", running.worker_id or "")[1])
         victim = next(worker for worker in workers if worker.pid == pid)
 
@@ -89,7 +86,7 @@ async def test_kill_9_mid_job_the_job_is_rescued_and_completes_once(
         await until(generating, what="the job's request reaching Ollama")
         victim.kill9()
 
-        done = await job_reaches(engine, job.id, {"completed", "failed", "cancelled"}, within=30)
+        done = await job_reaches(db, job.id, {"completed", "failed", "cancelled"}, within=30)
         assert done.status == "completed", done.error_message
         assert done.attempt == 2 and done.retry_count == 1
         assert done.worker_id is None
@@ -108,8 +105,16 @@ async def test_kill_9_mid_job_the_job_is_rescued_and_completes_once(
         assert sim.stats()["disconnects"] >= 1  # the dead worker's stream was closed by the kernel
 
         # The killed worker's attempt can no longer write anything.
-        async with engine.begin() as conn:
-            assert not await store.complete(conn, running, "ghost", {"late": True}, {})
+        slots = store.Slots(pool="gpu", keys=["gpu/0"], ttl=2, grace=0, operations={})
+        late = await store.finish(
+            db,
+            store.Claimed(running, "gpu/0"),
+            store.Outcome("completed", result={"late": True}),
+            worker_id="ghost",
+            slots=slots,
+            hand_on=False,
+        )
+        assert late.job is None and late.next is None
     finally:
         for worker in workers:
             worker.stop()

@@ -62,6 +62,7 @@ async def _run_worker(settings: Settings) -> None:
     url = await resolve_database_url(settings)
     await migrate.upgrade_async(url)
     engine = db.create_engine(url)
+    pool = await db.create_pool(url, max_size=3)
     # Write-only: the worker has no Socket.IO clients; its events reach them through the API replicas.
     manager = PostgresManager(url, write_only=True)
 
@@ -69,7 +70,7 @@ async def _run_worker(settings: Settings) -> None:
         await manager.emit(event, data, namespace="/", to=rooms)
 
     events = Events(
-        emit, engine, capacity=settings.max_concurrent_jobs, progress_interval=settings.socket_progress_interval
+        emit, pool, capacity=settings.max_concurrent_jobs, progress_interval=settings.socket_progress_interval
     )
     events.start()
     processor = Processor(settings=settings, engine=engine, database_url=url, events=events)
@@ -83,6 +84,7 @@ async def _run_worker(settings: Settings) -> None:
     await processor.stop()
     await events.stop()
     await manager.close()
+    await pool.close()
     await engine.dispose()
 
 

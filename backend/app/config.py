@@ -34,11 +34,29 @@ class Settings(BaseSettings):
     job_processing_interval: float = Field(
         default=5.0, gt=0, le=3600, description="Safety-net poll in seconds; wake-ups normally come by NOTIFY."
     )
-    max_job_retries: int = Field(default=3, ge=0, le=100, description="Retries of a transient failure.")
-    retry_backoff_base: float = Field(default=1.0, gt=0, description="First retry delay in seconds (doubles).")
+    max_job_retries: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="Retries of a transient failure. With the default backoff, 5 retries wait at least "
+        "62 s in all (2+4+8+16+32), so a job outlives an Ollama restart of a minute.",
+    )
+    retry_backoff_base: float = Field(
+        default=4.0,
+        gt=0,
+        description="Retry n (from 0) waits between half and all of min(RETRY_BACKOFF_MAX, base * 2**n) seconds.",
+    )
     retry_backoff_max: float = Field(default=300.0, gt=0, description="Cap on the retry delay in seconds.")
     lease_ttl_seconds: float = Field(
         default=30.0, gt=0, le=86400, description="A lease not renewed for this long is free (crash recovery)."
+    )
+    lease_rescue_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=86400,
+        description="How long past its expiry a job's lease stays untouchable before the job is rescued and "
+        "its GPU slot reused. A runner stops its own GPU work before its lease expires; the grace covers "
+        "one that is slow to notice (a starved CPU, a short pause).",
     )
     job_cleanup_days: float = Field(default=7, gt=0, description="Finished jobs older than this are deleted.")
     shutdown_grace_seconds: float = Field(

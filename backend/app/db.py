@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -46,3 +49,58 @@ def start_embedded_postgres(data_dir: Path) -> str:
     url = server.get_uri()
     log.info("embedded PostgreSQL running in %s", data_dir / "pgdata")
     return url
+
+
+# ---- raw asyncpg, for the queue's hot paths ------------------------------------------------------------
+
+_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+class Statement:
+    """One SQL statement written with `:name` parameters, run on asyncpg (which wants `$1, $2, …`).
+
+    Converted once, at import; asyncpg prepares each statement once per connection and reuses it.
+    `::type` casts are left alone.
+    """
+
+    def __init__(self, sql: str) -> None:
+        self.names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.names:
+                self.names.append(name)
+            return f"${self.names.index(name) + 1}"
+
+        self.sql = _NAMED.sub(number, sql)
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        return [params[name] for name in self.names]
+
+    async def fetch(self, conn: Executor, **params: Any) -> list[asyncpg.Record]:
+        return await conn.fetch(self.sql, *self.args(params))
+
+    async def fetchrow(self, conn: Executor, **params: Any) -> asyncpg.Record | None:
+        return await conn.fetchrow(self.sql, *self.args(params))
+
+    async def fetchval(self, conn: Executor, **params: Any) -> Any:
+        return await conn.fetchval(self.sql, *self.args(params))
+
+    async def execute(self, conn: Executor, **params: Any) -> str:
+        return await conn.execute(self.sql, *self.args(params))
+
+
+Executor = asyncpg.Connection | asyncpg.pool.Pool | asyncpg.pool.PoolConnectionProxy
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb in and out as Python values, as SQLAlchemy's connections do."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool of raw asyncpg connections (the queue's statements, status, submit)."""
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool

@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = await resolve_database_url(settings)
         await migrate.upgrade_async(url)
         engine = db.create_engine(url)
+        app.state.db = await db.create_pool(url)  # raw asyncpg: the job statements, status, submit
         if settings.auth_mode == "apikey":
             await announce_first_admin(engine)
         app.state.authenticator = Authenticator(settings, engine)
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         manager.initialize()
         events = Events(
             socket_emitter(app.state.sio),
-            engine,
+            app.state.db,
             capacity=settings.max_concurrent_jobs,
             progress_interval=settings.socket_progress_interval,
         )
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await events.stop()
             await manager.close()
             await app.state.ollama_http.aclose()
+            await app.state.db.close()
             await engine.dispose()
 
     app = FastAPI(

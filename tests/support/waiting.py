@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from app.services.queue import store
 
@@ -30,10 +30,9 @@ async def until(check: Callable[[], Awaitable[T] | T], within: float = 20.0, wha
         await asyncio.sleep(0.01)
 
 
-async def job_reaches(engine: AsyncEngine, job_id: uuid.UUID, statuses: set[str], within: float = 20.0) -> store.Job:
+async def job_reaches(db: asyncpg.Pool, job_id: uuid.UUID, statuses: set[str], within: float = 20.0) -> store.Job:
     async def check() -> store.Job | None:
-        async with engine.connect() as conn:
-            job = await store.get_job(conn, job_id)
+        job = await store.get_job(db, job_id)
         return job if job is not None and job.status in statuses else None
 
     return await until(check, within, f"job {job_id} in {statuses}")

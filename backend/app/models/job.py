@@ -74,6 +74,7 @@ class AIJob(Base):
             "user_id",
             text("priority DESC"),
             "created_at",
+            "id",
             postgresql_where=text("status = 'queued'"),
         ),
         # When the next delayed retry is due, so an idle processor sleeps exactly until then.
@@ -85,8 +86,23 @@ class AIJob(Base):
             text("finished_at DESC"),
             postgresql_where=text("status = 'completed'"),
         ),
-        # Queue position and length: index-only range counts in queue order.
-        Index("ai_jobs_queue_order_idx", "pool", "priority", "created_at", postgresql_where=text("status = 'queued'")),
+        # Recent run times per job type, for ETAs.
+        Index(
+            "ai_jobs_recent_completed_type_idx",
+            "pool",
+            "job_type",
+            text("finished_at DESC"),
+            postgresql_where=text("status = 'completed'"),
+        ),
+        # Queue position and length: index-only range counts in queue order (the id breaks ties).
+        Index(
+            "ai_jobs_queue_order_idx",
+            "pool",
+            text("priority DESC"),
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
         Index("ai_jobs_user_created_idx", "user_id", text("created_at DESC")),
         Index("ai_jobs_status_idx", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index(
@@ -107,6 +123,9 @@ class PoolUser(Base):
     pool: Mapped[str] = mapped_column(Text, primary_key=True)
     user_id: Mapped[str] = mapped_column(Text, primary_key=True)
     last_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Their queued jobs, kept by every statement that moves a job in or out of `queued`: the quota is
+    # enforced on this row, which concurrent submissions of one user take in turn.
+    queued: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class JobEvent(Base):

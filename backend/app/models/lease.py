@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, Text, func, text
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, Text, func, text
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -25,10 +27,18 @@ class Lease(Base):
     user_id: Mapped[str | None] = mapped_column(Text)
     username: Mapped[str | None] = mapped_column(Text)
     task_ref: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # the job holding it, if a job does
+    worker_id: Mapped[str | None] = mapped_column(Text)  # the processor that renews it, if one does
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Held this long past `expires_at` too: a job's runner may still be stopping (LEASE_RESCUE_GRACE_SECONDS).
+    grace_seconds: Mapped[float] = mapped_column(Float, server_default="0")
 
-    __table_args__ = (Index("leases_holder_idx", "holder"),)
+    __table_args__ = (
+        Index("leases_holder_idx", "holder"),
+        Index("leases_job_idx", "job_id"),
+        Index("leases_worker_idx", "worker_id"),
+    )
 
 
 class LeaseHistory(Base):

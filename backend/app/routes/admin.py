@@ -86,6 +86,5 @@ async def revoke_key(request: Request, _admin: AdminUser, key_id: Annotated[int,
 async def cleanup(request: Request, _admin: AdminUser) -> CleanupResult:
     """Delete finished jobs older than JOB_CLEANUP_DAYS now (a periodic task does it hourly too)."""
     days = request.app.state.settings.job_cleanup_days
-    async with request.app.state.engine.begin() as conn:
-        deleted = await store.delete_old_jobs(conn, days)
+    deleted = await store.delete_old_jobs(request.app.state.db, days)
     return CleanupResult(deleted=deleted, older_than_days=days)

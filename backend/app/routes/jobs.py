@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Body, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
@@ -58,25 +60,52 @@ IdempotencyKey = Annotated[
 Prefer = Annotated[str | None, Header(description="`if-busy=reject` does what `?if_busy=reject` does.")]
 
 
+Staged = Callable[[asyncpg.Connection], Awaitable[SubmitJob]]
+
+
+async def queue_job(
+    request: Request,
+    user: User,
+    body: SubmitJob | Staged,
+    *,
+    idempotency_key: str | None = None,
+    reject_if_busy: bool = False,
+) -> submissions.Submitted:
+    """The one way a route queues a job: submit it, then tell Socket.IO clients. `body` may be a function
+    that writes what the job refers to (a training set) and returns the submission: both are then one
+    transaction, so a refused job leaves nothing behind."""
+    settings = request.app.state.settings
+    if isinstance(body, SubmitJob):  # one statement each, auto-committed: no transaction round trips
+        submitted = await submissions.submit(
+            request.app.state.db, user, body, settings, idempotency_key, reject_if_busy=reject_if_busy
+        )
+    else:
+        async with request.app.state.db.acquire() as conn, conn.transaction():
+            submitted = await submissions.submit(
+                conn, user, await body(conn), settings, idempotency_key, reject_if_busy=reject_if_busy
+            )
+    request.app.state.events.job_submitted(submitted)  # after the commit: the job is there to be read
+    return submitted
+
+
 async def submit_and_answer(
     request: Request,
     user: User,
-    body: SubmitJob,
+    body: SubmitJob | Staged,
     *,
     idempotency_key: str | None,
     if_busy: str | None,
     prefer: str | None,
     wait: float | None,
 ) -> JobAccepted | JSONResponse:
-    """Submit in its own transaction (committed before any wait, so a processor can see the job)."""
+    """Submit (committed before any wait, so a processor can see the job) and answer 202, or with
+    `wait`, 200 with the result if it ended in time."""
     settings = request.app.state.settings
     reject = if_busy == "reject" or (prefer is not None and "if-busy=reject" in prefer.replace(" ", "").lower())
-    async with request.app.state.engine.begin() as conn:
-        submitted = await submissions.submit(conn, user, body, settings, idempotency_key, reject_if_busy=reject)
+    submitted = await queue_job(request, user, body, idempotency_key=idempotency_key, reject_if_busy=reject)
     job = submitted.job
-    request.app.state.events.job_submitted(submitted)
     if wait:
-        ended = await submissions.wait_for_end(request.app.state.engine, job.id, min(wait, settings.max_wait_seconds))
+        ended = await submissions.wait_for_end(request.app.state.db, job.id, min(wait, settings.max_wait_seconds))
         if ended is not None:
             result = JobResult(
                 job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message
@@ -181,9 +210,9 @@ async def create_report(
 
 @router.get("/job/{job_id}/status", response_model=JobView, responses=ERRORS)
 async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, settings: AppSettings) -> JobView:
-    async with request.app.state.engine.connect() as conn:
-        job = await submissions.get_owned(conn, user, job_id)
-        return await views.current_status(conn, job, settings.max_concurrent_jobs)
+    db = request.app.state.db
+    place = await submissions.get_owned_place(db, user, job_id, settings.max_concurrent_jobs)
+    return await views.place_view(db, place, settings.max_concurrent_jobs)
 
 
 @router.get(
@@ -193,8 +222,7 @@ async def job_status(job_id: uuid.UUID, request: Request, user: CurrentUser, set
 )
 async def job_result(job_id: uuid.UUID, request: Request, user: CurrentUser) -> Any:
     """The result once completed; 409 with the status while it is not; the error when it failed."""
-    async with request.app.state.engine.connect() as conn:
-        job = await submissions.get_owned(conn, user, job_id)
+    job = await submissions.get_owned(request.app.state.db, user, job_id)
     if job.status not in TERMINAL_STATUSES:
         body = {
             "error": {
@@ -214,8 +242,7 @@ async def job_result(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
 )
 async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> CancelResponse:
     """Cancel a queued job at once, or stop a running one on the GPU (through whichever process runs it)."""
-    async with request.app.state.engine.begin() as conn:
-        new_status = await submissions.cancel(conn, user, job_id)
+    new_status = await submissions.cancel(request.app.state.db, user, job_id)
     request.app.state.events.job_changed(job_id)
     message = "Job cancelled" if new_status == JobStatus.CANCELLED else "Cancel sent to the worker running the job"
     return CancelResponse(job_id=job_id, status=new_status, message=message)
@@ -228,8 +255,7 @@ async def cancel_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> 
 )
 async def retry_job(job_id: uuid.UUID, request: Request, user: CurrentUser) -> RetryResponse:
     """Queue a failed or cancelled job again (its history is kept)."""
-    async with request.app.state.engine.begin() as conn:
-        job = await submissions.retry(conn, user, job_id)
+    job = await submissions.retry(request.app.state.db, user, job_id, request.app.state.settings)
     request.app.state.events.job_changed(job.id)
     return RetryResponse(job_id=job.id, status=job.status, message="Job queued again")
 
@@ -257,17 +283,16 @@ async def list_jobs(
             raise InvalidInput(
                 f"Unknown status {value!r}: use queued, running, completed, failed or cancelled.", {"field": "status"}
             )
-    async with request.app.state.engine.connect() as conn:
-        page, next_cursor = await submissions.list_jobs(
-            conn,
-            user,
-            statuses=statuses,
-            job_type=job_type,
-            since=since,
-            cursor=cursor,
-            limit=limit,
-            all_users=all_users,
-        )
+    page, next_cursor = await submissions.list_jobs(
+        request.app.state.db,
+        user,
+        statuses=statuses,
+        job_type=job_type,
+        since=since,
+        cursor=cursor,
+        limit=limit,
+        all_users=all_users,
+    )
     return JobList(jobs=[status_view(job) for job in page], next_cursor=next_cursor)
 
 
@@ -279,8 +304,7 @@ async def job_stats(
     all_users: Annotated[bool, Query(alias="all", description="Admins: everyone's jobs.")] = False,
 ) -> dict[str, Any]:
     """Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length."""
-    async with request.app.state.engine.connect() as conn:
-        return await submissions.stats(conn, user, since=since, all_users=all_users)
+    return await submissions.stats(request.app.state.db, user, since=since, all_users=all_users)
 
 
 @router.get("/job-types", response_model=JobTypes, responses={401: {"description": "No or bad token"}})

@@ -26,7 +26,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No or bad token
 async def acquire(request: Request, user: CurrentUser, body: AcquireLease) -> dict[str, Any]:
     """Take a lease on `key` for `ttl_seconds`; 409 names who holds it."""
     key = leases.check_resource_key(body.key)
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         await leases.sweep_expired(conn)  # an expired holder's history says `expired`, not taken over silently
         holder = await leases.acquire(
             conn, user, key, ttl=body.ttl_seconds, owner=body.owner, task_id=body.task_id, details=body.details
@@ -37,7 +37,7 @@ async def acquire(request: Request, user: CurrentUser, body: AcquireLease) -> di
 @router.get("", response_model=LeaseList, responses=ERRORS)
 async def list_leases(request: Request, _user: CurrentUser) -> LeaseList:
     """Active leases on resources (not GPU slots: see /api/ai-agent/lock), with their expiry."""
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         await leases.sweep_expired(conn)
         held = await leases.active(conn)
     return LeaseList(leases=[holder.as_dict() for holder in held if not holder.key.startswith("gpu/")])  # type: ignore[misc]
@@ -52,7 +52,7 @@ async def lease_history(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> History:
     """Every lease with how it ended: released, expired or force_released (and by whom)."""
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         await leases.sweep_expired(conn)
         entries = await leases.history(conn, key=key, before_id=before_id, limit=limit)
     return History(entries=entries, next_before_id=entries[-1]["id"] if len(entries) == limit else None)  # type: ignore[arg-type]
@@ -61,7 +61,7 @@ async def lease_history(
 @router.get("/{key:path}/status", response_model=LockHolder, responses={**ERRORS, 404: {"description": "Free"}})
 async def lease_status(request: Request, _user: CurrentUser, key: str) -> dict[str, Any]:
     """Who holds `key`, or 404 when nobody does."""
-    async with request.app.state.engine.connect() as conn:
+    async with request.app.state.db.acquire() as conn:
         holder = await leases.get(conn, key)
     if holder is None:
         raise NotFound(f"Nobody holds {key!r}.", {"key": key})
@@ -75,7 +75,7 @@ async def lease_status(request: Request, _user: CurrentUser, key: str) -> dict[s
 )
 async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease) -> dict[str, Any]:
     """Extend your lease by `ttl_seconds` from now."""
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         holder = await leases.renew(conn, user, key, body.ttl_seconds)
     return holder.as_dict()
 
@@ -87,7 +87,7 @@ async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease)
 )
 async def force_release(request: Request, admin: AdminUser, key: str) -> dict[str, Any]:
     """Admins: free `key` now, whoever holds it (recorded as force_released, with your name)."""
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         return await leases.force_release(conn, admin, key)
 
 
@@ -98,6 +98,6 @@ async def force_release(request: Request, admin: AdminUser, key: str) -> dict[st
 )
 async def release(request: Request, user: CurrentUser, key: str) -> Released:
     """Give your lease back. Only its owner can (admins: force-release)."""
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         await leases.release(conn, user, key)
     return Released(key=key)

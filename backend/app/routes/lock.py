@@ -23,8 +23,7 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {**AUTH_ERRORS, 403: {"descripti
 @router.get("", response_model=GpuLockView, responses=AUTH_ERRORS)
 async def get_lock(request: Request, _user: CurrentUser) -> GpuLockView:
     """Who holds the GPU (each slot), doing what, since when, and how many jobs wait."""
-    async with request.app.state.engine.connect() as conn:
-        lock = await gpu.gpu_lock(conn, POOL, request.app.state.settings.max_concurrent_jobs)
+    lock = await gpu.gpu_lock(request.app.state.db, POOL, request.app.state.settings.max_concurrent_jobs)
     return lock_view(lock)
 
 
@@ -41,7 +40,7 @@ async def force_release(
     """Cancel the job(s) holding the GPU and free the slot(s) now; the history records who did it."""
     capacity = request.app.state.settings.max_concurrent_jobs
     keys = gpu.slot_keys(POOL, capacity)
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         held = [holder.key for holder in await leases.active(conn, keys=keys)]
         targets = [key for key in held if slot is None or key == f"{POOL}/{slot}"]
         if not targets:
@@ -60,7 +59,7 @@ async def force_release(
 async def take_slot(request: Request, admin: AdminUser, body: TakeGpuSlot) -> dict[str, Any]:
     """Hold a free GPU slot by hand for maintenance, for at most `ttl_seconds`; jobs wait meanwhile."""
     capacity = request.app.state.settings.max_concurrent_jobs
-    async with request.app.state.engine.begin() as conn:
+    async with request.app.state.db.acquire() as conn, conn.transaction():
         holder = await gpu.take_slot(conn, admin, POOL, capacity, body.ttl_seconds, body.details)
     request.app.state.events.lock_changed()
     return holder.as_dict()
@@ -71,8 +70,7 @@ async def take_slot(request: Request, admin: AdminUser, body: TakeGpuSlot) -> di
 )
 async def release_slot(request: Request, admin: AdminUser, slot: Annotated[int, Path(ge=0, le=63)]) -> Released:
     """Give back a slot taken for maintenance."""
-    async with request.app.state.engine.begin() as conn:
-        await leases.release(conn, admin, f"{POOL}/{slot}", POOL)
+    await leases.release(request.app.state.db, admin, f"{POOL}/{slot}", POOL)
     request.app.state.events.lock_changed()
     return Released(key=f"{POOL}/{slot}")
 
@@ -85,6 +83,5 @@ async def lock_history(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> History:
     """Who used the GPU, when, for what, and how it ended (released, expired, force_released)."""
-    async with request.app.state.engine.connect() as conn:
-        entries = await leases.history(conn, prefix=f"{POOL}/", before_id=before_id, limit=limit)
+    entries = await leases.history(request.app.state.db, prefix=f"{POOL}/", before_id=before_id, limit=limit)
     return History(entries=entries, next_before_id=entries[-1]["id"] if len(entries) == limit else None)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.routes.deps import CurrentUser
+from app.routes.jobs import queue_job
 from app.schemas.jobs import JobResult, SubmitJob
 from app.services.accounts.users import User
 from app.services.leases import gpu
@@ -45,14 +46,10 @@ def check_name(name: str) -> str:
 
 async def queue_model_job(request: Request, user: User, job_type: str, body: dict[str, Any], wait: bool) -> Any:
     settings = request.app.state.settings
-    async with request.app.state.engine.begin() as conn:
-        submitted = await submissions.submit(
-            conn, user, SubmitJob(job_type=job_type, request=body, details=body["model"]), settings
-        )
+    submitted = await queue_job(request, user, SubmitJob(job_type=job_type, request=body, details=body["model"]))
     job = submitted.job
-    request.app.state.events.job_submitted(submitted)
     if wait:
-        ended = await submissions.wait_for_end(request.app.state.engine, job.id, settings.max_wait_seconds)
+        ended = await submissions.wait_for_end(request.app.state.db, job.id, settings.max_wait_seconds)
         if ended is not None:
             result = JobResult(
                 job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message
@@ -82,8 +79,7 @@ async def resources(request: Request, _user: CurrentUser) -> dict[str, Any]:
     """This process's memory and CPU, the loaded models with their VRAM, the model count, the GPU holder."""
     client = request.app.state.ollama_http
     loaded = await models.loaded(client)
-    async with request.app.state.engine.connect() as conn:
-        lock = await gpu.gpu_lock(conn, "gpu", request.app.state.settings.max_concurrent_jobs)
+    lock = await gpu.gpu_lock(request.app.state.db, gpu.GPU_POOL, request.app.state.settings.max_concurrent_jobs)
     return {
         "process": models.process_usage(),
         "loaded_models": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Body, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,16 +82,14 @@ async def upload_training_set(
     except UnicodeDecodeError as error:
         raise InvalidInput("The examples must be UTF-8 text (JSON lines).", {"field": "body"}) from error
     examples = training_sets.parse_jsonl(body, field="body")
-    async with request.app.state.engine.begin() as conn:
-        stored = await training_sets.store(conn, user, name, examples)
+    stored = await training_sets.store(request.app.state.db, user, name, examples)
     return stored.as_dict()
 
 
 @router.get("/training/sets", response_model=list[TrainingSetOut], responses=AUTH_ERRORS)
 async def list_training_sets(request: Request, user: CurrentUser) -> list[dict[str, Any]]:
     """Your training sets (an admin sees everyone's), newest first."""
-    async with request.app.state.engine.connect() as conn:
-        return [found.as_dict() for found in await training_sets.list_sets(conn, user)]
+    return [found.as_dict() for found in await training_sets.list_sets(request.app.state.db, user)]
 
 
 @router.post(
@@ -111,30 +110,33 @@ async def start_training(
     to Ollama and makes it the active model, with no further step."""
     if (body.examples is None) == (body.training_set_id is None):
         raise InvalidInput("Send either `examples` (JSONL text) or `training_set_id`, not both.", {"field": "examples"})
-    async with request.app.state.engine.begin() as conn:
-        if body.examples is not None:
-            examples = training_sets.parse_jsonl(body.examples)
+    examples = training_sets.parse_jsonl(body.examples) if body.examples is not None else None
+
+    async def save_set_then_submit(conn: asyncpg.Connection) -> SubmitJob:
+        """In the submission's transaction: a refused job (409, 429) leaves no orphan training set."""
+        if examples is not None:
             training_set = await training_sets.store(conn, user, f"{body.base_model} training", examples)
         else:
             assert body.training_set_id is not None
             training_set = await training_sets.get_owned(conn, user, body.training_set_id)
-    details = body.details or (
-        f"Training from {body.base_model} on {training_set.example_count} examples ({training_set.name})"
-    )
-    submission = SubmitJob(
-        job_type="training",
-        request={
-            "base_model": body.base_model,
-            "training_set_id": str(training_set.id),
-            "epochs": body.epochs,
-            **({"model_name": body.model_name} if body.model_name else {}),
-        },
-        details=details,
-        timeout_seconds=body.timeout_seconds,
-        max_retries=body.max_retries,
-    )
+        details = body.details or (
+            f"Training from {body.base_model} on {training_set.example_count} examples ({training_set.name})"
+        )
+        return SubmitJob(
+            job_type="training",
+            request={
+                "base_model": body.base_model,
+                "training_set_id": str(training_set.id),
+                "epochs": body.epochs,
+                **({"model_name": body.model_name} if body.model_name else {}),
+            },
+            details=details,
+            timeout_seconds=body.timeout_seconds,
+            max_retries=body.max_retries,
+        )
+
     return await submit_and_answer(
-        request, user, submission, idempotency_key=idempotency_key, if_busy=if_busy, prefer=prefer, wait=None
+        request, user, save_set_then_submit, idempotency_key=idempotency_key, if_busy=if_busy, prefer=prefer, wait=None
     )
 
 

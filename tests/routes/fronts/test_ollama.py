@@ -6,10 +6,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
+import asyncpg
 import httpx
 import ollama
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.api import Api
 from tests.support.jobs import TERMINAL, leases_held
@@ -77,9 +77,7 @@ async def test_two_clients_at_once_never_share_the_gpu(api: Api, sim: Simulator,
     assert stats["requests"]["generate"] == 6 and stats["max_in_flight"] == 1
 
 
-async def test_a_client_that_disconnects_mid_stream_cancels_the_job(
-    api: Api, sim: Simulator, engine: AsyncEngine
-) -> None:
+async def test_a_client_that_disconnects_mid_stream_cancels_the_job(api: Api, sim: Simulator, db: asyncpg.Pool) -> None:
     sim.configure(token_delay=0.05, tokens=400)
     headers = {"Authorization": f"Bearer {api.tokens['alice']}"}
     async with httpx.AsyncClient(base_url=api.base_url, headers=headers, timeout=30) as http:
@@ -98,7 +96,7 @@ async def test_a_client_that_disconnects_mid_stream_cancels_the_job(
     status = api.as_("alice").get(f"/api/ai-agent/job/{job_id}/status").json()
     assert status["status"] == "cancelled"
     await until(lambda: sim.stats()["disconnects"] >= 1, within=5, what="simulator saw the disconnect")
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
 
 
 async def test_errors_come_back_in_ollamas_shape(api: Api, client: Callable) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -16,35 +17,33 @@ from tests.support.waiting import job_reaches, until
 
 
 async def test_generate_streams_into_progress_and_completes(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
-    job = await submit(engine)
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None and done.result_data["response"]
     assert done.progress["text"] == done.result_data["response"]
     assert done.progress["percent"] == 100
     assert done.result_data["done_reason"] in {"stop", "length"}
     assert sim.stats()["requests"]["generate"] == 1
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
 
 
-async def test_chat_completes_with_the_assistant_message(engine: AsyncEngine, processor: Processor) -> None:
-    job = await submit(
-        engine, "chat", request={"model": "tinyllama", "messages": [{"role": "user", "content": "hello"}]}
-    )
-    done = await job_reaches(engine, job.id, TERMINAL)
+async def test_chat_completes_with_the_assistant_message(db: asyncpg.Pool, processor: Processor) -> None:
+    job = await submit(db, "chat", request={"model": "tinyllama", "messages": [{"role": "user", "content": "hello"}]})
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None and done.result_data["message"]["content"] == done.progress["text"]
 
 
 async def test_busy_twice_then_success_retries_with_growing_gaps(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     processor.settings.retry_backoff_base = 0.2
     sim.fail("busy", 2, endpoints=["generate"])
-    job = await submit(engine)
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.retry_count == 2
     starts = [entry["start"] for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
@@ -53,45 +52,44 @@ async def test_busy_twice_then_success_retries_with_growing_gaps(
 
 
 async def test_unknown_model_fails_at_once_with_ollamas_message(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
-    job = await submit(engine, request={"model": "nosuchmodel", "prompt": "hi"})
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db, request={"model": "nosuchmodel", "prompt": "hi"})
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "failed" and done.error_kind == "not_found"
     assert "model 'nosuchmodel' not found" in (done.error_message or "")
     assert done.retry_count == 0 and sim.stats()["requests"]["generate"] == 1
 
 
 async def test_retries_run_out_then_the_job_fails_with_the_reason(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     sim.fail("error500", 5, endpoints=["generate"])
-    job = await submit(engine, max_retries=2)
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db, max_retries=2)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "failed" and done.retry_count == 2
     assert "500" in (done.error_message or "") and "gave up after 2 retries" in (done.error_message or "")
 
 
-async def test_a_mid_stream_error_is_retried(engine: AsyncEngine, processor: Processor, sim: Simulator) -> None:
+async def test_a_mid_stream_error_is_retried(db: asyncpg.Pool, processor: Processor, sim: Simulator) -> None:
     sim.fail("midstream", 1, endpoints=["generate"])
-    job = await submit(engine)
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "completed" and done.retry_count == 1
 
 
 async def test_cancel_running_job_closes_the_stream_and_frees_the_slot(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    engine: AsyncEngine, db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     sim.configure(token_delay=0.1, tokens=200)
-    job = await submit(engine)
+    job = await submit(db)
     await until(lambda: sim.stats()["in_flight"] == 1, what="generation in flight")
     cancelled_at = time.monotonic()
-    async with engine.begin() as conn:
-        assert await store.request_cancel(conn, job.id, by="alice") == "running"
-    done = await job_reaches(engine, job.id, TERMINAL, within=5)
+    assert await store.request_cancel(db, job.id, by="alice") == "running"
+    done = await job_reaches(db, job.id, TERMINAL, within=5)
     assert time.monotonic() - cancelled_at < 1.0
     assert done.status == "cancelled"
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
     stats = await until(lambda: _ready(sim, "disconnects"), what="simulator saw the disconnect")
     assert stats["in_flight"] == 0
 
@@ -102,51 +100,48 @@ async def _ready(sim: Simulator, key: str) -> dict | None:
 
 
 async def test_time_limit_fails_the_job_and_stops_generation(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     sim.configure(token_delay=0.1, tokens=200)
-    job = await submit(engine, timeout_seconds=0.5)
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db, timeout_seconds=0.5)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "failed" and done.error_kind == "timeout"
     await until(lambda: _ready(sim, "disconnects"), what="simulator saw the disconnect")
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
 
 
-async def test_next_job_is_claimed_as_soon_as_one_ends(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
-) -> None:
-    jobs = [await submit(engine) for _ in range(5)]
+async def test_next_job_is_claimed_as_soon_as_one_ends(db: asyncpg.Pool, processor: Processor, sim: Simulator) -> None:
+    jobs = [await submit(db) for _ in range(5)]
     for job in jobs:
-        assert (await job_reaches(engine, job.id, TERMINAL)).status == "completed"
+        assert (await job_reaches(db, job.id, TERMINAL)).status == "completed"
     stats = sim.stats()
     assert stats["max_in_flight"] == 1 and stats["requests"]["generate"] == 5
 
 
 async def test_shutdown_requeues_a_running_job_without_using_a_retry(
-    engine: AsyncEngine, database: str, sim: Simulator, make_settings: Callable[..., Settings]
+    engine: AsyncEngine, db: asyncpg.Pool, database: str, sim: Simulator, make_settings: Callable[..., Settings]
 ) -> None:
     sim.configure(token_delay=0.1, tokens=200)
     proc = Processor(settings=make_settings(ollama_base_url=sim.base_url), engine=engine, database_url=database)
     await proc.start()
-    job = await submit(engine)
-    await job_reaches(engine, job.id, {"running"})
+    job = await submit(db)
+    await job_reaches(db, job.id, {"running"})
     await proc.stop(grace=0.1)
-    async with engine.connect() as conn:
-        requeued = await store.get_job(conn, job.id)
+    requeued = await store.get_job(db, job.id)
     assert requeued is not None and requeued.status == "queued" and requeued.retry_count == 0
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
 
 
 async def test_a_stalled_stream_counts_as_transient_and_is_retried(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
 ) -> None:
     await start_processor(ollama_read_timeout=0.3, max_job_retries=1)
     sim.configure(token_delay=1.0, tokens=5)  # Ollama goes silent for longer than the read timeout
-    job = await submit(engine, max_retries=1)
-    done = await job_reaches(engine, job.id, TERMINAL, within=30)
+    job = await submit(db, max_retries=1)
+    done = await job_reaches(db, job.id, TERMINAL, within=30)
     assert done.status == "failed" and done.error_kind == "transient"
     assert done.retry_count == 1, "the stall was retried before giving up"
     assert "did not answer in time" in (done.error_message or "") and "gave up after 1 retries" in (
         done.error_message or ""
     )
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0

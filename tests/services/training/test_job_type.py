@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.services.accounts.users import User
@@ -28,11 +29,10 @@ EXAMPLES = [
 ]
 
 
-async def training_job(engine: AsyncEngine, **request: object) -> store.Job:
-    async with engine.begin() as conn:
-        stored = await training_sets.store(conn, ALICE, "demo", EXAMPLES)
+async def training_job(db: asyncpg.Pool, **request: object) -> store.Job:
+    stored = await training_sets.store(db, ALICE, "demo", EXAMPLES)
     body = {"base_model": "tinyllama", "training_set_id": str(stored.id), "epochs": 2, **request}
-    return await submit(engine, "training", request=body, details="Training tinyllama on 12 examples", max_retries=0)
+    return await submit(db, "training", request=body, details="Training tinyllama on 12 examples", max_retries=0)
 
 
 def alive(pid: int) -> bool:
@@ -50,11 +50,15 @@ async def active_model(engine: AsyncEngine) -> str:
 
 
 async def test_a_training_run_deploys_its_model_and_later_jobs_use_it(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator, tmp_path: Path
+    engine: AsyncEngine,
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    tmp_path: Path,
 ) -> None:
     await start_processor(training_dir=tmp_path)
-    job = await training_job(engine, model_name="acme-assistant:v1")
-    done = await job_reaches(engine, job.id, TERMINAL, within=60)
+    job = await training_job(db, model_name="acme-assistant:v1")
+    done = await job_reaches(db, job.id, TERMINAL, within=60)
     assert done.status == "completed", done.error_message
     result = done.result_data or {}
     assert result["model"] == "acme-assistant:v1" and result["examples"] == len(EXAMPLES)
@@ -68,70 +72,72 @@ async def test_a_training_run_deploys_its_model_and_later_jobs_use_it(
     assert settings["active_model"] == "acme-assistant:v1" and settings["ai_model_trained"] is True
     assert settings["ai_training_examples"] == len(EXAMPLES) and settings["ai_model_trained_at"]
 
-    follow_up = await submit(engine, request={"prompt": "Which model answers?"})  # names no model
-    answered = await job_reaches(engine, follow_up.id, TERMINAL)
+    follow_up = await submit(db, request={"prompt": "Which model answers?"})  # names no model
+    answered = await job_reaches(db, follow_up.id, TERMINAL)
     assert answered.status == "completed", answered.error_message
     assert answered.result_data is not None and answered.result_data["model"] == "acme-assistant:v1"
 
 
 async def test_a_failing_training_command_fails_the_job_and_switches_nothing(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator, tmp_path: Path
+    engine: AsyncEngine,
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    tmp_path: Path,
 ) -> None:
     command = 'sh -c \'echo "progress: 40%"; echo "CUDA out of memory" >&2; exit 3\''
     await start_processor(training_dir=tmp_path, training_command=command)
-    done = await job_reaches(engine, (await training_job(engine)).id, TERMINAL, within=30)
+    done = await job_reaches(db, (await training_job(db)).id, TERMINAL, within=30)
     assert done.status == "failed" and done.error_kind == "permanent"
     assert "exit code 3" in (done.error_message or "") and "CUDA out of memory" in (done.error_message or "")
     assert done.progress["log_tail"][-1] == "CUDA out of memory"
     assert await active_model(engine) == "(none)"
     assert sim.stats()["requests"].get("create", 0) == 0
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
 
 
 async def test_an_adapterless_run_fails_with_a_clear_message(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], tmp_path: Path
+    engine: AsyncEngine, db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], tmp_path: Path
 ) -> None:
     await start_processor(training_dir=tmp_path, training_command="sh -c 'echo progress: 100%'")
-    done = await job_reaches(engine, (await training_job(engine)).id, TERMINAL, within=30)
+    done = await job_reaches(db, (await training_job(db)).id, TERMINAL, within=30)
     assert done.status == "failed" and "wrote no adapter" in (done.error_message or "")
     assert await active_model(engine) == "(none)"
 
 
-async def cancel_and_check_group(engine: AsyncEngine, job: store.Job) -> None:
+async def cancel_and_check_group(db: asyncpg.Pool, job: store.Job) -> None:
     running = await until(
-        lambda: _child_pid(engine, job.id), 30, "the training command to start its child and report progress"
+        lambda: _child_pid(db, job.id), 30, "the training command to start its child and report progress"
     )
     leader, child = running
-    async with engine.begin() as conn:
-        assert await store.request_cancel(conn, job.id, by="alice") == "running"
-    done = await job_reaches(engine, job.id, TERMINAL, within=30)
+    assert await store.request_cancel(db, job.id, by="alice") == "running"
+    done = await job_reaches(db, job.id, TERMINAL, within=30)
     assert done.status == "cancelled"
     await until(lambda: not alive(child) and not alive(leader), 10, "every process of the group to be gone")
-    assert await leases_held(engine) == 0, "the GPU slot is free"
+    assert await leases_held(db) == 0, "the GPU slot is free"
 
 
-async def _child_pid(engine: AsyncEngine, job_id: uuid.UUID) -> tuple[int, int] | None:
-    async with engine.connect() as conn:
-        job = await store.get_job(conn, job_id)
+async def _child_pid(db: asyncpg.Pool, job_id: uuid.UUID) -> tuple[int, int] | None:
+    job = await store.get_job(db, job_id)
     lines = job.progress.get("log_tail", []) if job else []
     pids = dict(line.split("=", 1) for line in lines if line.startswith(("leader=", "child=")))
     return (int(pids["leader"]), int(pids["child"])) if len(pids) == 2 else None
 
 
 async def test_cancel_stops_the_whole_process_group(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], tmp_path: Path
+    engine: AsyncEngine, db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], tmp_path: Path
 ) -> None:
     command = "sh -c 'sleep 300 & echo leader=$$; echo child=$!; echo \"progress: 5%\"; wait'"
     await start_processor(training_dir=tmp_path, training_command=command, training_kill_grace=5)
-    await cancel_and_check_group(engine, await training_job(engine))
+    await cancel_and_check_group(db, await training_job(db))
 
 
 async def test_a_command_that_ignores_sigterm_is_killed_after_the_grace_period(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], tmp_path: Path
+    engine: AsyncEngine, db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], tmp_path: Path
 ) -> None:
     command = 'sh -c \'trap "" TERM; sleep 300 & echo leader=$$; echo child=$!; echo "progress: 5%"; wait\''
     await start_processor(training_dir=tmp_path, training_command=command, training_kill_grace=0.5)
-    await cancel_and_check_group(engine, await training_job(engine))
+    await cancel_and_check_group(db, await training_job(db))
 
 
 def test_the_reference_command_writes_a_valid_safetensors_adapter(tmp_path: Path, capsys: object) -> None:

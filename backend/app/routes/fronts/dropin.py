@@ -13,9 +13,10 @@ from fastapi import Request
 
 from app.errors import AppError
 from app.models.job import JobStatus
+from app.routes.jobs import queue_job
 from app.schemas.jobs import SubmitJob
 from app.services.accounts.users import User
-from app.services.queue import store, submissions
+from app.services.queue import store
 from app.services.realtime import relay
 
 DISCONNECT_CHECK_SECONDS = 0.5
@@ -49,16 +50,11 @@ def check_completed(job: store.Job) -> store.Job:
 
 async def submit(request: Request, user: User, job_type: str, body: dict[str, Any], details: str) -> store.Job:
     """Queue `body` as a `job_type` job for `user`, validated like any submission (Refused, 400, if not)."""
-    state = request.app.state
     submission = SubmitJob(job_type=job_type, request=body, details=details)
     try:
-        async with state.engine.begin() as conn:
-            submitted = await submissions.submit(conn, user, submission, state.settings)
+        return (await queue_job(request, user, submission)).job
     except AppError as error:  # clients of these APIs expect 400 for a bad request, not 422
         raise Refused(400 if error.status_code == 422 else error.status_code, error.message) from error
-    job = submitted.job
-    state.events.job_submitted(submitted)
-    return job
 
 
 def cancel_soon(request: Request, job_id: uuid.UUID, who: str) -> None:
@@ -67,8 +63,7 @@ def cancel_soon(request: Request, job_id: uuid.UUID, who: str) -> None:
     state = request.app.state
 
     async def cancel() -> None:
-        async with state.engine.begin() as conn:
-            await store.request_cancel(conn, job_id, by=f"{who} (client disconnected)")
+        await store.request_cancel(state.db, job_id, by=f"{who} (client disconnected)")
         state.events.job_changed(job_id)
 
     task = asyncio.create_task(cancel())
@@ -83,7 +78,7 @@ class Follower:
         self.request = request
         self.job = job
         self.user = user
-        self.events = relay.follow(request.app.state.engine, request.app.state.hub, job.id)
+        self.events = relay.follow(request.app.state.db, request.app.state.hub, job.id)
         self.ended: store.Job | None = None
 
     async def first(self) -> relay.Text | relay.Ended:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from app.db import Executor
 from app.errors import Conflict
 from app.services.accounts.users import User
 from app.services.leases import service as leases
 from app.services.leases.service import Holder, humanize_ago
-from app.services.queue import sql as queue_sql
+from app.services.queue import store
 
 GPU_POOL = "gpu"  # the pool every job runs in; its slots are the leases `gpu/0 … gpu/N-1`
 MAINTENANCE_OPERATION = "Maintenance"
@@ -48,15 +46,12 @@ class GpuLock:
         return len(self.holders) >= self.capacity
 
 
-async def gpu_lock(conn: AsyncConnection, pool: str, capacity: int) -> GpuLock:
+async def gpu_lock(conn: Executor, pool: str, capacity: int) -> GpuLock:
     holders = await leases.active(conn, keys=slot_keys(pool, capacity))
-    length = (await conn.execute(text(queue_sql.QUEUE_LENGTH), {"pool": pool})).scalar_one()
-    return GpuLock(capacity=capacity, holders=holders, queue_length=int(length))
+    return GpuLock(capacity=capacity, holders=holders, queue_length=await store.queue_length(conn, pool))
 
 
-async def take_slot(
-    conn: AsyncConnection, admin: User, pool: str, capacity: int, ttl: float, details: str | None
-) -> Holder:
+async def take_slot(conn: Executor, admin: User, pool: str, capacity: int, ttl: float, details: str | None) -> Holder:
     """An admin holds a free GPU slot by hand (driver update, benchmark…); jobs wait until released."""
     request = leases.LeaseRequest(
         holder=f"maintenance:{admin.id}",

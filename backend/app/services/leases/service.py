@@ -4,13 +4,12 @@ enforced by its primary key. The GPU's view of these rows is `gpu.py`."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from app.db import Executor
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.accounts.users import User
 from app.services.leases import sql
@@ -28,6 +27,9 @@ class LeaseRequest:
     details: str | None = None
     task_ref: str | None = None  # `job:<id>` when a job holds it
     attempt: int | None = None  # the job's fencing token, when a job holds it
+    job_id: uuid.UUID | None = None  # the job holding it
+    worker_id: str | None = None  # the processor that renews it (with the job's other leases)
+    grace: float = 0.0  # held this long past its expiry too (a job's runner may still be stopping)
 
     def params(self, keys: list[str]) -> dict[str, Any]:
         return {"keys": keys, **asdict(self)}
@@ -77,38 +79,53 @@ def humanize_ago(seconds: float) -> str:
     return "just now"
 
 
-def _holder(row: Any) -> Holder:
-    task_ref = row.task_ref
+def holder_from(view: dict[str, Any]) -> Holder:
+    """A holder as the queue's JOB_VIEW reports it (JSON: times as ISO strings)."""
     return Holder(
-        key=row.key,
-        operation=row.operation,
-        details=row.details,
-        holder=row.holder,
-        job_id=task_ref.removeprefix("job:") if task_ref and task_ref.startswith("job:") else None,
-        user_id=row.user_id,
-        username=row.username,
-        task_ref=task_ref,
-        started_at=row.acquired_at,
-        expires_at=row.expires_at,
-        progress=row.job_progress or {},
+        key=view["key"],
+        operation=view["operation"],
+        details=view["details"],
+        holder=view["job_id"] or view["username"] or view["user_id"] or "",
+        job_id=view["job_id"],
+        user_id=view["user_id"],
+        username=view["username"],
+        task_ref=view["task_ref"],
+        started_at=datetime.fromisoformat(view["started_at"]),
+        expires_at=datetime.fromisoformat(view["expires_at"]),
+        progress=view["progress"] or {},
     )
 
 
-async def active(conn: AsyncConnection, *, keys: list[str] | None = None, prefix: str | None = None) -> list[Holder]:
-    rows = await conn.execute(text(sql.ACTIVE_LEASES), {"keys": keys, "prefix": prefix})
-    return [_holder(row) for row in rows]
+def _holder(row: Any) -> Holder:
+    return Holder(
+        key=row["key"],
+        operation=row["operation"],
+        details=row["details"],
+        holder=row["holder"],
+        job_id=str(row["job_id"]) if row["job_id"] else None,
+        user_id=row["user_id"],
+        username=row["username"],
+        task_ref=row["task_ref"],
+        started_at=row["acquired_at"],
+        expires_at=row["expires_at"],
+        progress=row["job_progress"] or {},
+    )
 
 
-async def get(conn: AsyncConnection, key: str) -> Holder | None:
+async def active(conn: Executor, *, keys: list[str] | None = None, prefix: str | None = None) -> list[Holder]:
+    return [_holder(row) for row in await sql.ACTIVE_LEASES.fetch(conn, keys=keys, prefix=prefix)]
+
+
+async def get(conn: Executor, key: str) -> Holder | None:
     found = await active(conn, keys=[key])
     return found[0] if found else None
 
 
-async def try_acquire(conn: AsyncConnection, request: LeaseRequest, keys: list[str]) -> str | None:
+async def try_acquire(conn: Executor, request: LeaseRequest, keys: list[str]) -> str | None:
     """Take the first free key of `keys` (a free key has no row, or an expired one); the key taken,
     or None when every one is held. Writes nothing when it takes nothing."""
-    row = (await conn.execute(text(sql.ACQUIRE_LEASE), request.params(keys))).first()
-    return str(row.key) if row is not None else None
+    row = await sql.ACQUIRE_LEASE.fetchrow(conn, **request.params(keys))
+    return str(row["key"]) if row is not None else None
 
 
 def check_resource_key(key: str, pools: tuple[str, ...] = ("gpu",)) -> str:
@@ -123,7 +140,7 @@ def check_resource_key(key: str, pools: tuple[str, ...] = ("gpu",)) -> str:
 
 
 async def acquire(
-    conn: AsyncConnection,
+    conn: Executor,
     user: User,
     key: str,
     *,
@@ -157,17 +174,17 @@ def held_conflict(holder: Holder) -> Conflict:
     )
 
 
-async def _live(conn: AsyncConnection, key: str) -> Holder:
+async def _live(conn: Executor, key: str) -> Holder:
     found = await get(conn, key)
     if found is None:
         raise NotFound(f"Nobody holds {key!r}.", {"key": key})
     return found
 
 
-async def release(conn: AsyncConnection, user: User, key: str, pool: str = "gpu") -> None:
+async def release(conn: Executor, user: User, key: str, pool: str = "gpu") -> None:
     """The holder gives the key back. Someone else's lease is 403; a free key is 404."""
     params = {"key": key, "user_id": user.id, "username": user.username, "pool": pool}
-    if (await conn.execute(text(sql.RELEASE_LEASE), params)).first() is not None:
+    if await sql.RELEASE_LEASE.fetchrow(conn, **params) is not None:
         return
     holder = await get(conn, key)
     if holder is None:
@@ -178,8 +195,9 @@ async def release(conn: AsyncConnection, user: User, key: str, pool: str = "gpu"
     )
 
 
-async def renew(conn: AsyncConnection, user: User, key: str, ttl: float) -> Holder:
-    row = (await conn.execute(text(sql.RENEW_LEASE), {"key": key, "user_id": user.id, "ttl": ttl})).first()
+async def renew(conn: Executor, user: User, key: str, ttl: float | None) -> Holder:
+    """Extend the caller's lease by `ttl` seconds from now (None: by the length it was taken for)."""
+    row = await sql.RENEW_LEASE.fetchrow(conn, key=key, user_id=user.id, ttl=ttl)
     if row is None:
         holder = await get(conn, key)
         if holder is None:
@@ -188,28 +206,26 @@ async def renew(conn: AsyncConnection, user: User, key: str, ttl: float) -> Hold
     return await _live(conn, key)
 
 
-async def force_release(conn: AsyncConnection, admin: User, key: str, pool: str = "gpu") -> dict[str, Any]:
+async def force_release(conn: Executor, admin: User, key: str, pool: str = "gpu") -> dict[str, Any]:
     """An admin frees a key at once; a job that held it is cancelled and its worker told to stop."""
     params = {"key": key, "username": admin.username, "pool": pool}
-    row = (await conn.execute(text(sql.FORCE_RELEASE_LEASE), params)).first()
+    row = await sql.FORCE_RELEASE_LEASE.fetchrow(conn, **params)
     if row is None:
         raise NotFound(f"Nobody holds {key!r}.", {"key": key})
     return {
-        "key": row.key,
-        "released_from": row.username or row.holder,
-        "operation": row.operation,
-        "cancelled_job": str(row.cancelled_job) if row.cancelled_job else None,
+        "key": row["key"],
+        "released_from": row["username"] or row["holder"],
+        "operation": row["operation"],
+        "cancelled_job": str(row["cancelled_job"]) if row["cancelled_job"] else None,
     }
 
 
 async def history(
-    conn: AsyncConnection, *, prefix: str | None = None, key: str | None = None, before_id: int | None, limit: int
+    conn: Executor, *, prefix: str | None = None, key: str | None = None, before_id: int | None, limit: int
 ) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        text(sql.LEASE_HISTORY), {"prefix": prefix, "key": key, "before_id": before_id, "limit": limit}
-    )
-    return [dict(row._mapping) for row in rows]
+    rows = await sql.LEASE_HISTORY.fetch(conn, prefix=prefix, key=key, before_id=before_id, limit=limit)
+    return [dict(row) for row in rows]
 
 
-async def sweep_expired(conn: AsyncConnection) -> int:
-    return len((await conn.execute(text(sql.SWEEP_EXPIRED_LEASES))).all())
+async def sweep_expired(conn: Executor) -> int:
+    return len(await sql.SWEEP_EXPIRED_LEASES.fetch(conn))

@@ -1,21 +1,19 @@
 """One load per model at a time. While a model is loading, other jobs that need it wait for that load
 instead of asking Ollama to load it again (with several GPU slots, two cold requests for one model
 would otherwise load it twice). The load holds a lease `model-load:<name>`, like any other resource,
-so this holds across processes, and a crashed loader's lease simply expires."""
+so this holds across processes; it is renewed with the job's other leases and released by the job
+(by holder and attempt), and a crashed loader's lease simply expires."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from sqlalchemy import text
-
 from app.services.leases import service as leases
 from app.services.leases import sql as lease_sql
 from app.services.ollama.names import same_model
 from app.services.queue.job_type import JobContext
 
-LOAD_LEASE_TTL = 600.0  # renewed by the job's heartbeat while it runs
 WAIT_POLL = 0.05
 
 
@@ -30,23 +28,25 @@ async def is_loaded(ctx: JobContext, model: str) -> bool:
 
 async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> None:
     """Return once `model` is loaded, loading it if no one else is."""
-    if not ctx.coordinate_loads or ctx.engine is None or await is_loaded(ctx, model):
+    if not ctx.coordinate_loads or ctx.db is None or ctx.settings is None or await is_loaded(ctx, model):
         return
     job = ctx.job
     key = load_key(model)
     lease = leases.LeaseRequest(
         holder=str(job.id),
         attempt=job.attempt,
+        job_id=job.id,
+        worker_id=ctx.worker_id,
         operation="Model load",
         details=model,
         user_id=job.user_id,
         username=job.username,
         task_ref=f"job:{job.id}",
-        ttl=LOAD_LEASE_TTL,
+        ttl=ctx.settings.lease_ttl_seconds,
+        grace=ctx.settings.lease_rescue_grace_seconds,
     )
     while True:
-        async with ctx.engine.begin() as conn:
-            acquired = await leases.try_acquire(conn, lease, [key]) is not None
+        acquired = await leases.try_acquire(ctx.db, lease, [key]) is not None
         if acquired:
             try:
                 if not await is_loaded(ctx, model):  # it may have been loaded while we took the lease
@@ -56,7 +56,7 @@ async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> 
                         load["keep_alive"] = keep_alive
                     await ctx.ollama.generate(**load)
             finally:
-                await _release(ctx, key, lease)
+                await lease_sql.RELEASE_JOB_LEASE.execute(ctx.db, key=key, job_id=job.id, attempt=job.attempt)
             return
         ctx.progress.update(message=f"waiting for {model} to finish loading")
         await _wait_for_release(ctx, key)
@@ -64,20 +64,9 @@ async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> 
             return
 
 
-async def _release(ctx: JobContext, key: str, lease: leases.LeaseRequest) -> None:
-    assert ctx.engine is not None
-    async with ctx.engine.begin() as conn:
-        await conn.execute(
-            text(lease_sql.RELEASE_LEASE),
-            {"key": key, "user_id": lease.user_id, "username": lease.username, "pool": "gpu"},
-        )
-
-
 async def _wait_for_release(ctx: JobContext, key: str) -> None:
-    assert ctx.engine is not None
+    assert ctx.db is not None
     while True:
-        async with ctx.engine.connect() as conn:
-            held = await leases.get(conn, key)
-        if held is None:
+        if await leases.get(ctx.db, key) is None:
             return
         await asyncio.sleep(WAIT_POLL)

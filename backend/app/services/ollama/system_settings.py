@@ -13,15 +13,35 @@ SETTINGS_ALL = "SELECT key, value, updated_at FROM system_settings"
 
 SETTING_GET = "SELECT value FROM system_settings WHERE key = :key"
 
+CHANNEL_SETTINGS_CHANGED = "aijobs_settings_changed"  # processors reload their cached settings
+
 # Several keys in one statement (one transaction): a deploy switches everything or nothing.
-SETTINGS_PUT = """
-INSERT INTO system_settings (key, value, updated_at)
-SELECT key, value, now() FROM jsonb_each(CAST(:values AS jsonb))
-ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+SETTINGS_PUT = f"""
+WITH put AS (
+    INSERT INTO system_settings (key, value, updated_at)
+    SELECT key, value, now() FROM jsonb_each(CAST(:values AS jsonb))
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+    RETURNING key
+)
+SELECT pg_notify('{CHANNEL_SETTINGS_CHANGED}', '') FROM (SELECT 1 FROM put LIMIT 1) changed
 """
 
 
 ACTIVE_MODEL = "active_model"
+
+
+def user_model_key(user_id: str) -> str:
+    """The setting holding a user's own default model (their last deployed training run)."""
+    return f"default_model:{user_id}"
+
+
+def default_model_for(values: dict[str, Any], user_id: str, fallback: str) -> str:
+    """The model a user's job runs when it names none: theirs, else the active model, else `fallback`."""
+    for key in (user_model_key(user_id), ACTIVE_MODEL):
+        value = values.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return fallback
 
 
 async def get_all(conn: AsyncConnection) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from app.services.queue import store
 
@@ -16,14 +16,13 @@ log = logging.getLogger(__name__)
 
 
 class Cleaner:
-    def __init__(self, engine: AsyncEngine, days: float, interval: float = 3600.0) -> None:
-        self._engine = engine
+    def __init__(self, db: asyncpg.Pool, days: float, interval: float = 3600.0) -> None:
+        self._db = db
         self.days = days
         self.interval = interval
 
     async def run_once(self) -> int:
-        async with self._engine.begin() as conn:
-            deleted = await store.delete_old_jobs(conn, self.days)
+        deleted = await store.delete_old_jobs(self._db, self.days)
         if deleted:
             log.info("retention: deleted %d finished job(s) older than %g days", deleted, self.days)
         return deleted

@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from app.services.queue import store
 
@@ -19,16 +19,15 @@ log = logging.getLogger(__name__)
 
 class DeadlineSweeper:
     def __init__(
-        self, engine: AsyncEngine, interval: float, on_moved: Callable[[uuid.UUID], None] | None = None
+        self, db: asyncpg.Pool, *, interval: float, on_moved: Callable[[uuid.UUID], None] | None = None
     ) -> None:
-        self._engine = engine
+        self._db = db
         self.interval = interval
         self._on_moved = on_moved
 
     async def run_once(self) -> int:
         """Fail every queued job past its deadline; how many."""
-        async with self._engine.begin() as conn:
-            expired = await store.expire_queued_jobs(conn)
+        expired = await store.expire_queued_jobs(self._db)
         if expired:
             log.info("%d queued job(s) passed their queue deadline and failed", len(expired))
         if self._on_moved is not None:

@@ -8,11 +8,13 @@ import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+import asyncpg
 import ollama
 import pydantic
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.db import Executor
 from app.services.accounts.users import User
 from app.services.queue.errors import PermanentError
 from app.services.queue.progress import ProgressReporter
@@ -30,10 +32,12 @@ class JobContext:
     job: Job
     ollama: ollama.AsyncClient
     progress: ProgressReporter
-    engine: AsyncEngine | None = None  # for coordination beyond the job itself (one load per model)
+    engine: AsyncEngine | None = None  # for the service's settings (training deploys a model)
+    db: asyncpg.Pool | None = None  # for coordination beyond the job itself (one load per model)
     coordinate_loads: bool = False  # several GPU slots: two jobs could otherwise load one model twice
     default_model: str = "tinyllama"  # for requests that leave the model out: the active model
     settings: Settings | None = None  # for job types that need service configuration (training)
+    worker_id: str | None = None  # the processor running it: leases it takes are renewed with its own
 
 
 def describe_validation_error(error: pydantic.ValidationError) -> str:
@@ -65,7 +69,7 @@ class JobType(abc.ABC, Generic[RequestT]):
         except pydantic.ValidationError as error:
             raise PermanentError(f"Invalid {self.job_type} request: {describe_validation_error(error)}") from error
 
-    async def authorize(self, conn: AsyncConnection, user: User, request: RequestT) -> None:
+    async def authorize(self, conn: Executor, user: User, request: RequestT) -> None:
         """At submission: may `user` submit this request? Raise an AppError if not (e.g. it names
         something of another user's). Most job types allow any request that parses."""
 

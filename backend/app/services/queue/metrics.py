@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.services.queue import sql
+METRICS_QUEUE_LENGTH = "SELECT count(*) FROM ai_jobs WHERE pool = :pool AND status = 'queued'"
 
 METRICS_JOB_COUNTS = "SELECT status, job_type, count(*) AS n FROM ai_jobs GROUP BY status, job_type"
 
@@ -59,7 +59,7 @@ async def render(conn: AsyncConnection, pool: str = "gpu") -> bytes:
     jobs = GaugeMetricFamily("aijobs_jobs", "Jobs in the database by status and type.", labels=["status", "job_type"])
     for row in await conn.execute(text(METRICS_JOB_COUNTS)):
         jobs.add_metric([row.status, row.job_type], row.n)
-    queue_length = (await conn.execute(text(sql.QUEUE_LENGTH), {"pool": pool})).scalar_one()
+    queue_length = (await conn.execute(text(METRICS_QUEUE_LENGTH), {"pool": pool})).scalar_one()
     totals = (await conn.execute(text(METRICS_TOTALS))).one()
     sums = (await conn.execute(text(METRICS_HISTOGRAM_SUMS))).one()
     buckets = (await conn.execute(text(METRICS_HISTOGRAMS), {"bounds": [float(b) for b in BUCKETS]})).all()

@@ -1,28 +1,45 @@
-"""The processor: claims jobs under the GPU slot cap, runs their handlers, writes the outcome.
+"""The processor: claims jobs under the GPU slot cap, runs their job types, writes the outcome.
 
-It holds no SQL (that is `store.py`/`sql.py`) and no job-type logic (that is the handlers).
-Runs inside the API process (lifespan) or alone as `aijobs worker`; any number of processors on
-any number of machines share the database, and the slot leases keep the GPU cap global.
+It holds no SQL (that is `store.py`/`sql.py`) and no job-type logic (that is the job types). Runs
+inside the API process (lifespan) or alone as `aijobs worker`; any number of processors on any number
+of machines share the database, and the slot leases keep the GPU cap global.
+
+How a job goes through it:
+- **claim** — one statement takes a free slot and the next job together (`store.claim`);
+- **run** — the job type streams from Ollama; progress is kept in memory and written for all running
+  jobs at once every PROGRESS_WRITE_INTERVAL;
+- **finish** — one statement writes the outcome and hands the slot straight to the next job
+  (`store.finish`), whose run starts at once: the GPU does not wait for a separate claim.
+- **heartbeat** — one statement every TTL/3 renews every lease this processor holds.
+- **self-fencing** — each job has a local lease deadline: when its last renewal was *sent*, plus the
+  TTL, minus a margin. If no renewal arrives by then (the database is unreachable, the heartbeat died,
+  the process was paused), the job's Ollama stream is closed and its run stopped, before any other
+  processor may take the slot (the rescuer waits LEASE_RESCUE_GRACE_SECONDS past expiry).
+- **outcome writes** run in their own task, shielded from cancellation, and are retried while the
+  database blinks (they are fenced by the attempt, so a late write cannot overwrite a newer attempt).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import ollama
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import db
 from app.config import Settings
 from app.services.job_types import JOB_TYPES
+from app.services.leases.gpu import GPU_POOL, slot_keys
 from app.services.ollama import system_settings
 from app.services.queue import sql, store
 from app.services.queue.backoff import retry_delay
@@ -38,17 +55,35 @@ from app.services.realtime.events import Events
 
 log = logging.getLogger(__name__)
 
+DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+EARLY_CANCEL_MEMORY = 60.0  # seconds a cancel for a job not (yet) running here is remembered
+
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-@dataclass
-class RunningJob:
-    job: store.Job
+def fence_margin(ttl: float) -> float:
+    """How long before its lease could expire a runner stops on its own: a tenth of the TTL, at most 1 s."""
+    return min(1.0, ttl / 10)
+
+
+@dataclass(eq=False)
+class Run:
+    """One claimed job in this process."""
+
+    claimed: store.Claimed
+    progress: ProgressReporter
+    deadline: float  # monotonic: stop the job's GPU work by then unless its lease is renewed
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # why we cancelled its task: cancelled · lease_lost · shutdown
-    progress: ProgressReporter | None = field(default=None, repr=False)
+    finishing: bool = False  # its job type returned; only the (fenced, shielded) outcome write is left
+    deadline_sent: float = 0.0  # when the statement that last renewed its lease was sent
+    watchdog: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+    @property
+    def job(self) -> store.Job:
+        return self.claimed.job
 
 
 class Processor:
@@ -59,67 +94,100 @@ class Processor:
         engine: AsyncEngine,
         database_url: str,
         job_types: dict[str, JobType] | None = None,
-        pool: str = "gpu",
+        pool: str = GPU_POOL,
         hub: ProgressHub | None = None,
         events: Events | None = None,
     ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.engine = engine  # for job types that coordinate through leases and settings
+        self.database_url = database_url
         self.hub = hub  # in-process listeners to running jobs' progress
         self.events = events  # Socket.IO clients, in any process
-        self.pool = pool
-        self.capacity = settings.max_concurrent_jobs
-        self.worker_id = new_worker_id()
         self.job_types = job_types if job_types is not None else JOB_TYPES
+        self.max_running = settings.max_concurrent_jobs  # jobs this process runs at once
+        self.slots = store.Slots(
+            pool=pool,
+            keys=slot_keys(pool, settings.max_concurrent_jobs),  # the pool's GPU slots, across processes
+            ttl=settings.lease_ttl_seconds,
+            grace=settings.lease_rescue_grace_seconds,
+            operations={name: kind.operation for name, kind in self.job_types.items()},
+        )
+        self.worker_id = new_worker_id()
+        self.db: asyncpg.Pool | None = None
         self.ollama: ollama.AsyncClient | None = None
-        self.running: dict[uuid.UUID, RunningJob] = {}
+        self.running: dict[uuid.UUID, Run] = {}
         self.listener = Listener(database_url)
-        sweep_interval = max(0.2, min(settings.lease_ttl_seconds / 2, 10.0))
-        on_moved = events.job_changed if events else None
-        self.rescuer = Rescuer(engine, interval=sweep_interval, on_moved=on_moved)
-        self.deadlines = DeadlineSweeper(engine, interval=sweep_interval, on_moved=on_moved)
-        self.cleaner = Cleaner(engine, days=settings.job_cleanup_days)
+        self.rescuer: Rescuer | None = None
+        self.deadlines: DeadlineSweeper | None = None
+        self.cleaner: Cleaner | None = None
+        self._settings_values: dict[str, Any] | None = None  # system_settings, reloaded when changed
+        self._early_cancels: dict[uuid.UUID, float] = {}
+        self._writes: set[asyncio.Task[Any]] = set()
         self._tasks = TaskGroup()
         self._wake = asyncio.Event()
-        self._claiming = asyncio.Lock()  # the claim loop and a job's hand-off take turns
+        self._claiming = asyncio.Lock()  # the claim loop and hand-offs take turns
         self._stopping = False
         self._started = False
+
+    def _pool(self) -> asyncpg.Pool:
+        assert self.db is not None, "processor not started"
+        return self.db
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         from app.services.ollama.client import create_client
 
+        self.db = await db.create_pool(self.database_url, min_size=1, max_size=self.max_running + 3)
         self.ollama = create_client(self.settings)
+        sweep_interval = max(0.2, min(self.slots.ttl / 2, 10.0))
+        on_moved = self.events.job_changed if self.events else None
+        self.rescuer = Rescuer(self.db, interval=sweep_interval, on_moved=on_moved)
+        self.deadlines = DeadlineSweeper(self.db, interval=sweep_interval, on_moved=on_moved)
+        self.cleaner = Cleaner(self.db, days=self.settings.job_cleanup_days)
         self.listener.listen(sql.CHANNEL_JOB_QUEUED, self._on_pool_event)
         self.listener.listen(sql.CHANNEL_SLOT_FREED, self._on_pool_event)
         self.listener.listen(sql.CHANNEL_JOB_CANCEL, self._on_cancel)
-        self.listener.on_connect(self._wake.set)  # notifications missed while disconnected: look again
+        self.listener.listen(system_settings.CHANNEL_SETTINGS_CHANGED, self._on_settings_changed)
+        self.listener.on_connect(self._on_listen_connect)
         self._tasks.spawn("listener", self.listener.run)
+        self._tasks.spawn("heartbeat", self._heartbeat_loop)
+        self._tasks.spawn("progress", self._progress_loop)
         self._tasks.spawn("rescuer", self.rescuer.run)
         self._tasks.spawn("deadlines", self.deadlines.run)
         self._tasks.spawn("cleaner", self.cleaner.run)
         self._tasks.spawn("claim_loop", self._claim_loop)
         self._started = True
-        log.info("processor %s started: pool %s, %d GPU slot(s)", self.worker_id, self.pool, self.capacity)
+        log.info(
+            "processor %s started: pool %s, %d GPU slot(s), lease %gs (+%gs grace)",
+            self.worker_id,
+            self.slots.pool,
+            len(self.slots.keys),
+            self.slots.ttl,
+            self.slots.grace,
+        )
 
     async def stop(self, grace: float | None = None) -> None:
-        """Stop claiming; let running jobs finish for `grace` seconds; then cancel and re-queue them."""
+        """Stop claiming; let running jobs finish for `grace` seconds; then stop and re-queue them."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self._stopping = True
         self._wake.set()
-        tasks = [running.task for running in self.running.values() if running.task]
+        tasks = [run.task for run in self.running.values() if run.task]
         if tasks:
             log.info("waiting up to %.0fs for %d running job(s)", grace, len(tasks))
             _, pending = await asyncio.wait(tasks, timeout=grace)
-            for running in list(self.running.values()):
-                if running.task in pending:
-                    self._stop_job(running, "shutdown")
+            for run in list(self.running.values()):
+                if run.task in pending:
+                    self._stop(run, "shutdown")
             if pending:
                 await asyncio.wait(pending)
+        if self._writes:
+            await asyncio.wait(list(self._writes))
         await self._tasks.cancel_all()
         if self.ollama is not None:
             await self.ollama._client.aclose()
+        if self.db is not None:
+            await self.db.close()
         self._started = False
         log.info("processor %s stopped", self.worker_id)
 
@@ -129,7 +197,7 @@ class Processor:
             "running": self._started and not self._stopping and all(t["alive"] for t in tasks.values()),
             "worker_id": self.worker_id,
             "active_jobs": len(self.running),
-            "max_concurrent_jobs": self.capacity,
+            "max_concurrent_jobs": self.max_running,
             "processing_interval": self.settings.job_processing_interval,
             "listening": self.listener.connected.is_set(),
             "background_tasks": tasks,
@@ -137,19 +205,35 @@ class Processor:
 
     # ---- wake-ups --------------------------------------------------------------------------------
 
-    def _on_pool_event(self, pool: str) -> None:
-        if pool == self.pool:
-            self._wake.set()
+    def _on_pool_event(self, payload: str) -> None:
+        pool, _, sender = payload.partition(" ")
+        if pool != self.slots.pool or sender == self.worker_id:
+            return  # another pool, or a slot this processor freed itself (it found nothing to hand on)
+        if len(self.running) < self.max_running:
+            self._wake.set()  # with no room here, only our own hand-offs can use a slot: nothing to do
+
+    def _on_listen_connect(self) -> None:
+        self._settings_values = None  # changes may have been missed while disconnected
+        self._wake.set()
+
+    def _on_settings_changed(self, _payload: str) -> None:
+        self._settings_values = None
 
     def _on_cancel(self, job_id: str) -> None:
-        running = self.running.get(uuid.UUID(job_id))
-        if running is not None:
-            self._stop_job(running, "cancelled")
+        job = uuid.UUID(job_id)
+        run = self.running.get(job)
+        if run is not None:
+            self._stop(run, "cancelled")
+        else:  # it may be starting here right now (claimed, not yet registered): remember it for a while
+            now = time.monotonic()
+            self._early_cancels = {k: t for k, t in self._early_cancels.items() if now - t < EARLY_CANCEL_MEMORY}
+            self._early_cancels[job] = now
 
-    def _stop_job(self, running: RunningJob, reason: str) -> None:
-        if running.task is not None and running.stop_reason is None:
-            running.stop_reason = reason
-            running.task.cancel()
+    def _stop(self, run: Run, reason: str) -> None:
+        """Stop a job's GPU work (its task is cancelled, which closes its Ollama stream)."""
+        if run.task is not None and run.stop_reason is None and not run.finishing:
+            run.stop_reason = reason
+            run.task.cancel()
 
     # ---- claiming --------------------------------------------------------------------------------
 
@@ -159,16 +243,16 @@ class Processor:
             await self.claim_available()
             # Compute the timeout first: a cancellation here must not strand an un-awaited wait() coroutine.
             timeout = await self._idle_timeout()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
 
     async def _idle_timeout(self) -> float:
         """Sleep until the safety-net poll, or until the next delayed retry is due, if sooner."""
         interval = self.settings.job_processing_interval
-        async with self.engine.connect() as conn:
-            due = await store.next_run_at(conn, self.pool)
+        try:
+            due = await store.next_run_at(self._pool(), self.slots.pool)
+        except DATABASE_ERRORS:
+            return min(interval, 1.0)
         if due is None:
             return interval
         return max(0.0, min(interval, (due - datetime.now(UTC)).total_seconds()))
@@ -177,181 +261,223 @@ class Processor:
         """Claim and start jobs while this process has room and a slot is free. Returns how many."""
         started = 0
         async with self._claiming:
-            while not self._stopping and len(self.running) < self.capacity:
-                async with self.engine.begin() as conn:
-                    job = await store.claim(
-                        conn,
-                        pool=self.pool,
-                        capacity=self.capacity,
-                        worker_id=self.worker_id,
-                        ttl=self.settings.lease_ttl_seconds,
-                        describe=self._describe,
-                    )
-                if job is None:
+            while not self._stopping and len(self.running) < self.max_running:
+                sent = time.monotonic()
+                try:
+                    claimed = await store.claim(self._pool(), self.slots, self.worker_id)
+                except DATABASE_ERRORS as error:
+                    log.warning("claiming failed (%s); the claim loop will retry", error)
                     break
-                self._start(job)
+                if claimed is None:
+                    break
+                self._start(claimed, sent)
                 started += 1
         return started
 
-    def _describe(self, job_type: str, _request: dict[str, Any], details: str | None) -> store.SlotHolder:
-        handler = self.job_types.get(job_type)
-        return store.SlotHolder(operation=handler.operation if handler else job_type, details=details)
-
-    def _start(self, job: store.Job) -> None:
-        running = RunningJob(job=job)
-        self.running[job.id] = running
-        running.task = asyncio.create_task(self._run(running), name=f"job {job.id}")
+    def _start(self, claimed: store.Claimed, sent: float) -> None:
+        """Run a job this process just claimed; `sent`: when the statement that leased its slot was sent."""
+        job = claimed.job
+        run = Run(claimed, ProgressReporter(lambda event: self._progress_event(job, event)), deadline=0.0)
+        self._renewed(run, sent)
+        self.running[job.id] = run
+        run.task = asyncio.create_task(self._run(run), name=f"job {job.id}")
+        if self._early_cancels.pop(job.id, None) is not None:
+            self._stop(run, "cancelled")  # the cancel arrived between the claim's commit and now
         if self.events is not None:
             self.events.job_changed(job.id, snapshot=job)
-        log.info("job %s (%s, user %s) started, attempt %d", job.id, job.job_type, job.username, job.attempt)
+        log.info(
+            "job %s (%s, %s) started on %s, attempt %d", job.id, job.job_type, job.username, claimed.slot, job.attempt
+        )
 
     # ---- running one job -------------------------------------------------------------------------
 
-    async def _run(self, running: RunningJob) -> None:
-        job = running.job
-        running.progress = ProgressReporter(
-            lambda state: self._write(store.update_progress, job, state),
-            self.settings.progress_write_interval,
-            listener=lambda event: self._progress_listeners(job, event),
-        )
-        helpers = [
-            asyncio.create_task(self._heartbeat(running), name=f"heartbeat {job.id}"),
-            asyncio.create_task(running.progress.run(), name=f"progress {job.id}"),
-        ]
-        try:
-            await self._execute(running)
-        finally:
-            for helper in helpers:
-                helper.cancel()
-            self.running.pop(job.id, None)
-            if self.hub is not None:
-                self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
-        await self._hand_off()
-        # Told after the next job is claimed: the GPU should not wait on a Socket.IO update.
-        if self.events is not None:
-            self.events.job_changed(job.id)
+    async def _run(self, run: Run) -> None:
+        outcome = await self._execute(run)
+        run.finishing = True
+        if run.watchdog is not None:
+            run.watchdog.cancel()
+        finished: store.Finished | None = None
+        if outcome is not None:
+            hand_on = not self._stopping and outcome.kind != "requeue"
+            write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on))
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+            # The write goes on even if this task is cancelled now (shutdown): a finished job stays finished.
+            finished = await asyncio.shield(write)
+        job = run.job
+        self.running.pop(job.id, None)
+        if finished is not None and finished.next is not None:
+            self._start(finished.next, run.deadline_sent)  # its lease was taken by the finishing statement
+        elif not self._stopping:
+            self._wake.set()  # a slot is free (or the write failed): let the claim loop look again
+        if self.hub is not None:
+            self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
+        if self.events is not None:  # after the next job started: the GPU does not wait on Socket.IO
+            self.events.job_changed(job.id, snapshot=finished.job if finished else None)
+        self._log_end(run, outcome, finished)
 
-    def _progress_listeners(self, job: store.Job, event: dict[str, Any]) -> None:
+    async def _execute(self, run: Run) -> store.Outcome | None:
+        """Run the job type; the outcome to write (None: the lease was lost, write nothing)."""
+        job, progress = run.job, run.progress
+        assert self.ollama is not None
+        kind = self.job_types.get(job.job_type)
+        try:
+            if kind is None:
+                raise PermanentError(f"Unknown job type {job.job_type!r}.")
+            request = kind.parse(job.request_data)
+            context = JobContext(
+                job=job,
+                ollama=self.ollama,
+                progress=progress,
+                engine=self.engine,
+                db=self.db,
+                coordinate_loads=len(self.slots.keys) > 1,
+                default_model=await self._default_model(job),
+                settings=self.settings,
+                worker_id=self.worker_id,
+            )
+            async with asyncio.timeout(job.timeout_seconds):
+                result = await kind.run(context, request)
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return self._after_stop(run)
+        except TimeoutError:
+            message = f"Timed out after {job.timeout_seconds:g}s."
+            return store.Outcome("failed", progress=progress.state, message=message, error_kind="timeout")
+        except Exception as error:
+            return self._after_error(job, error, progress)
+        progress.update(percent=100, message="done")
+        return store.Outcome("completed", result=result, progress=progress.state)
+
+    def _after_stop(self, run: Run) -> store.Outcome | None:
+        if run.stop_reason == "shutdown":
+            return store.Outcome("requeue", message="re-queued: worker shutting down")
+        if run.stop_reason == "lease_lost":
+            return None
+        return store.Outcome("cancelled", progress=run.progress.state, message="Cancelled on request.")
+
+    def _after_error(self, job: store.Job, error: Exception, progress: ProgressReporter) -> store.Outcome:
+        known: JobError | None = classify(error)
+        if known is None:
+            log.exception("job %s: unexpected error in its job type", job.id, exc_info=error)
+            known = PermanentError(f"Internal error: {type(error).__name__}: {error}")
+        if isinstance(known, TransientError) and job.retry_count < job.max_retries:
+            delay = retry_delay(
+                job.retry_count, base=self.settings.retry_backoff_base, cap=self.settings.retry_backoff_max
+            )
+            return store.Outcome("retry", message=str(known), delay=delay)
+        if isinstance(known, TransientError):
+            known = TransientError(f"{known} (gave up after {job.retry_count} retries)")
+        return store.Outcome("failed", progress=progress.state, message=str(known), error_kind=known.kind)
+
+    async def _write_outcome(self, run: Run, outcome: store.Outcome, hand_on: bool) -> store.Finished | None:
+        """Write the outcome, retrying while the database is unreachable: the write is fenced by the
+        attempt, so it is safe until the job could have been rescued (its lease expired past the grace)."""
+        give_up = run.deadline + fence_margin(self.slots.ttl) + self.slots.grace
+        delay = 0.1
+        while True:
+            sent = time.monotonic()
+            try:
+                finished = await store.finish(
+                    self._pool(), run.claimed, outcome, worker_id=self.worker_id, slots=self.slots, hand_on=hand_on
+                )
+                run.deadline_sent = sent  # the hand-off's lease for the next job dates from this statement
+                return finished
+            except DATABASE_ERRORS as error:
+                if time.monotonic() + delay > give_up:
+                    log.error(
+                        "job %s: could not record its outcome (%s) before its lease ran out; it will run again",
+                        run.job.id,
+                        error,
+                    )
+                    return None
+                log.warning("job %s: recording its outcome failed (%s); retrying in %.1fs", run.job.id, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _log_end(self, run: Run, outcome: store.Outcome | None, finished: store.Finished | None) -> None:
+        job = run.job
+        if outcome is None:
+            log.warning("job %s stopped: its lease ran out here and it may run elsewhere", job.id)
+        elif finished is None or finished.job is None:
+            log.warning("job %s ended (%s), but it was no longer ours: outcome not recorded", job.id, outcome.kind)
+        else:
+            log.info("job %s %s%s", job.id, finished.job.status, f": {outcome.message}" if outcome.message else "")
+
+    async def _default_model(self, job: store.Job) -> str:
+        """For a request that names no model: the user's own default (their deployed training run), else
+        the active model, else DEFAULT_MODEL. Settings are cached and reloaded when they change."""
+        if job.request_data.get("model"):
+            return self.settings.default_model  # not used: the request names its model
+        if self._settings_values is None:
+            async with self.engine.connect() as conn:
+                self._settings_values = await system_settings.get_all(conn)
+        return system_settings.default_model_for(self._settings_values, job.user_id, self.settings.default_model)
+
+    def _progress_event(self, job: store.Job, event: dict[str, Any]) -> None:
         """Every progress update (each token) goes to in-process followers and Socket.IO clients."""
         if self.hub is not None:
             self.hub.publish(job.id, event)
         if self.events is not None:
             self.events.job_progress(job, event)
 
-    async def _hand_off(self) -> None:
-        """Claim the next job straight away from the task that just freed the slot: going through the
-        claim loop would cost an extra wake-up, and the GPU should not sit idle."""
-        if self._stopping:
-            return
-        try:
-            await self.claim_available()
-        except (OSError, DBAPIError, OperationalError) as error:
-            log.warning("claiming the next job failed (%s); the claim loop will retry", error)
-            self._wake.set()
+    # ---- leases: renewal and self-fencing ----------------------------------------------------------
 
-    async def _execute(self, running: RunningJob) -> None:
-        job, progress = running.job, running.progress
-        assert progress is not None and self.ollama is not None
-        handler = self.job_types.get(job.job_type)
-        try:
-            if handler is None:
-                raise PermanentError(f"Unknown job type {job.job_type!r}.")
-            request = handler.parse(job.request_data)
-            async with asyncio.timeout(job.timeout_seconds):
-                result = await handler.run(
-                    JobContext(
-                        job=job,
-                        ollama=self.ollama,
-                        progress=progress,
-                        engine=self.engine,
-                        coordinate_loads=self.capacity > 1,
-                        default_model=await self._default_model(job),
-                        settings=self.settings,
-                    ),
-                    request,
-                )
-        except asyncio.CancelledError:
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            await self._after_stop(running)
-            return
-        except TimeoutError:
-            await self._fail(job, f"Timed out after {job.timeout_seconds:g}s.", "timeout", progress)
-            return
-        except Exception as error:
-            await self._after_error(job, error, progress)
-            return
-        progress.state.update(percent=100, message="done")
-        if await self._write(store.complete, job, self.worker_id, result, progress.state):
-            log.info("job %s completed", job.id)
-        else:
-            log.warning("job %s finished, but its lease was lost meanwhile: result discarded", job.id)
+    def _renewed(self, run: Run, sent: float) -> None:
+        """The run's lease was renewed by a statement sent at `sent`: move its deadline."""
+        run.deadline_sent = sent
+        run.deadline = sent + self.slots.ttl - fence_margin(self.slots.ttl)
+        if run.watchdog is not None:
+            run.watchdog.cancel()
+        loop = asyncio.get_running_loop()
+        run.watchdog = loop.call_at(loop.time() + (run.deadline - time.monotonic()), self._deadline_passed, run)
 
-    async def _default_model(self, job: store.Job) -> str:
-        """For a request that names no model: the active model (set by a deployed training run)."""
-        if job.request_data.get("model"):
-            return self.settings.default_model  # not used: the request names its model
-        async with self.engine.connect() as conn:
-            return await system_settings.active_model(conn, self.settings.default_model)
+    def _deadline_passed(self, run: Run) -> None:
+        if time.monotonic() >= run.deadline and self.running.get(run.job.id) is run:
+            log.warning("job %s: its lease was not renewed in time; stopping its GPU work", run.job.id)
+            self._stop(run, "lease_lost")
 
-    async def _after_stop(self, running: RunningJob) -> None:
-        job, progress = running.job, running.progress
-        assert progress is not None
-        if running.stop_reason == "shutdown":
-            await self._write(store.requeue, job, self.worker_id)
-            log.info("job %s re-queued: worker shutting down", job.id)
-        elif running.stop_reason == "lease_lost":
-            log.warning("job %s stopped: its lease expired and it may run elsewhere", job.id)
-        else:
-            await self._write(store.mark_cancelled, job, self.worker_id, "Cancelled on request.", progress.state)
-            log.info("job %s cancelled", job.id)
-
-    async def _after_error(self, job: store.Job, error: Exception, progress: ProgressReporter) -> None:
-        known: JobError | None = classify(error)
-        if known is None:
-            log.exception("job %s: unexpected error in handler", job.id, exc_info=error)
-            known = PermanentError(f"Internal error: {type(error).__name__}: {error}")
-        if isinstance(known, TransientError) and job.retry_count < job.max_retries:
-            delay = retry_delay(
-                job.retry_count, base=self.settings.retry_backoff_base, cap=self.settings.retry_backoff_max
-            )
-            await self._write(store.schedule_retry, job, self.worker_id, str(known), delay)
-            log.info("job %s: %s; retry %d in %.2fs", job.id, known, job.retry_count + 1, delay)
-            return
-        if isinstance(known, TransientError):
-            known = TransientError(f"{known} (gave up after {job.retry_count} retries)")
-        await self._fail(job, str(known), known.kind, progress)
-
-    async def _fail(self, job: store.Job, message: str, kind: str, progress: ProgressReporter) -> None:
-        await self._write(store.fail, job, self.worker_id, message, kind, progress.state)
-        log.info("job %s failed (%s): %s", job.id, kind, message)
-
-    async def _heartbeat(self, running: RunningJob) -> None:
-        """Renew the job's leases every third of the TTL; stop the job if they were lost or it was
-        cancelled (the NOTIFY may have been missed)."""
-        interval = self.settings.lease_ttl_seconds / 3
+    async def _heartbeat_loop(self) -> None:
+        """Renew every lease of this processor every third of the TTL, in one statement. A run whose
+        lease is not among the renewed was lost (stop it); a run whose cancel was asked is stopped."""
+        interval = self.slots.ttl / 3
         while True:
             await asyncio.sleep(interval)
-            try:
-                async with self.engine.begin() as conn:
-                    held, cancel_requested = await store.heartbeat(conn, running.job, self.settings.lease_ttl_seconds)
-                if running.progress is not None:
-                    await running.progress.flush()
-            except (OSError, DBAPIError, OperationalError) as error:
-                log.warning("heartbeat of job %s failed: %s", running.job.id, error)
+            if not self.running:
                 continue
-            if not held:
-                self._stop_job(running, "lease_lost")
-            elif cancel_requested:
-                self._stop_job(running, "cancelled")
-
-    async def _write(self, operation: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        """Run one queue write in its own transaction, retrying briefly if the database blips.
-        If it never succeeds, the lease expires and the rescuer re-queues the job: nothing is lost."""
-        for attempt in range(3):
+            sent = time.monotonic()
             try:
-                async with self.engine.begin() as conn:
-                    return await operation(conn, *args)
-            except (OSError, DBAPIError, OperationalError) as error:
-                log.warning("database write failed (%s); attempt %d of 3", error, attempt + 1)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        return False
+                renewed = await asyncio.wait_for(
+                    store.heartbeat(self._pool(), self.worker_id, self.slots.ttl), timeout=interval
+                )
+            except DATABASE_ERRORS as error:
+                log.warning("heartbeat failed (%s): running jobs stop at their lease deadline unless it returns", error)
+                continue
+            held = {(renewal.job_id, renewal.attempt): renewal for renewal in renewed}
+            for run in list(self.running.values()):
+                renewal = held.get((run.job.id, run.job.attempt))
+                if renewal is not None:
+                    self._renewed(run, sent)
+                    if renewal.cancel_requested:
+                        self._stop(run, "cancelled")
+                elif run.deadline_sent < sent and not run.finishing:
+                    log.warning("job %s: its lease is gone (force-released or expired)", run.job.id)
+                    self._stop(run, "lease_lost")
+
+    async def _progress_loop(self) -> None:
+        """Write the progress of every running job that changed, in one statement per interval."""
+        while True:
+            await asyncio.sleep(self.settings.progress_write_interval)
+            updates = []
+            for run in self.running.values():
+                state = run.progress.take()
+                if state is not None and not run.finishing:
+                    updates.append((run.job.id, run.job.attempt, state))
+            if not updates:
+                continue
+            try:
+                await store.write_progress(self._pool(), updates)
+            except DATABASE_ERRORS as error:
+                log.warning("writing progress failed (%s); the next interval writes it again", error)
+                for run in self.running.values():
+                    run.progress.changed = True

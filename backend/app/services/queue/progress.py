@@ -1,13 +1,14 @@
-"""Progress of a running job: kept in memory, written to the job row at a bounded rate."""
+"""Progress of a running job: kept in memory as the job type reports it; the processor writes every
+changed job's progress to the database in one statement at a bounded rate (`PROGRESS_WRITE_INTERVAL`),
+so the GPU work never waits for a progress write."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-Writer = Callable[[dict[str, Any]], Awaitable[Any]]
 Listener = Callable[[dict[str, Any]], None]
 
 
@@ -37,39 +38,25 @@ class ProgressHub:
 
 
 class ProgressReporter:
-    """Handlers call `update()` as often as they like; it never waits for the database.
+    """Job types call `update()` as often as they like (per token); it never waits for the database."""
 
-    `run()` (a task the processor starts beside the job) writes the state an `interval` after it
-    changed, so at most once per `interval`, so the GPU work is never held up by a progress write. The heartbeat
-    calls `flush()` too, as a safety net.
-    """
-
-    def __init__(self, write: Writer, interval: float, listener: Listener | None = None) -> None:
-        self._write = write
-        self._interval = interval
+    def __init__(self, listener: Listener | None = None) -> None:
         self._listener = listener
-        self._changed = asyncio.Event()
         self.state: dict[str, Any] = {}
+        self.changed = False  # since the processor last wrote it
 
     def update(self, *, text_delta: str | None = None, **fields: Any) -> None:
         """Merge `fields` (percent, message, counts) into the state; append streamed text."""
         self.state.update({key: value for key, value in fields.items() if value is not None})
         if text_delta:
             self.state["text"] = self.state.get("text", "") + text_delta
-        self._changed.set()
+        self.changed = True
         if self._listener is not None:
             self._listener({**fields, "text_delta": text_delta})
 
-    async def run(self) -> None:
-        while True:
-            await self._changed.wait()
-            # Gather changes for one interval before writing: a burst of tokens is one write, and a
-            # job shorter than the interval writes its progress only once, with its outcome.
-            await asyncio.sleep(self._interval)
-            await self.flush()
-
-    async def flush(self) -> None:
-        if not self._changed.is_set():
-            return
-        self._changed.clear()
-        await self._write(dict(self.state))
+    def take(self) -> dict[str, Any] | None:
+        """The state to write, if it changed since the last take."""
+        if not self.changed:
+            return None
+        self.changed = False
+        return dict(self.state)

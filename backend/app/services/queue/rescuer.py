@@ -1,4 +1,5 @@
-"""The rescuer: gives back the jobs of workers that died (their lease expired) and sweeps expired leases.
+"""The rescuer: gives back the jobs of workers that died (their lease expired, plus a grace) and sweeps
+expired leases.
 
 A background service: `run_once()` does one pass (tests call it directly); `run()` repeats it.
 """
@@ -10,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from app.services.queue import store
 
@@ -19,17 +20,20 @@ log = logging.getLogger(__name__)
 
 class Rescuer:
     def __init__(
-        self, engine: AsyncEngine, interval: float, on_moved: Callable[[uuid.UUID], None] | None = None
+        self,
+        db: asyncpg.Pool,
+        *,
+        interval: float,
+        on_moved: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
-        self._engine = engine
+        self._db = db
         self.interval = interval
         self._on_moved = on_moved  # told of each job it re-queued or failed (Socket.IO clients see it)
 
     async def run_once(self) -> int:
-        """Re-queue (or fail) running jobs whose lease expired and sweep expired leases. Returns how many
-        jobs it moved."""
-        async with self._engine.begin() as conn:
-            rescued = await store.rescue_lost_jobs(conn)
+        """Re-queue (or fail) running jobs whose lease expired longer ago than its grace (the runner may
+        still be stopping until then) and sweep such leases. Returns how many jobs it moved."""
+        rescued = await store.rescue_lost_jobs(self._db)
         for job_id, status in rescued:
             log.warning("job %s lost its worker (lease expired): now %s", job_id, status)
             if self._on_moved is not None:

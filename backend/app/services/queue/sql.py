@@ -1,190 +1,428 @@
-"""Every SQL statement that changes a job or a lease, named, in one place.
+"""Every SQL statement that moves a job, named, in one place (run on asyncpg; `:name` parameters).
 
 Rules the statements keep (DESIGN.md, invariants):
 - A job's status changes only here, each change one conditional statement (`WHERE status = …`).
-- A running job's outcome is written only while it is still `running` with the same `attempt`
-  (the fencing token): a worker that lost its lease cannot overwrite the job's new attempt.
-- A slot or key has at most one holder because `leases.key` is the primary key; an expired row is
-  free and is taken over by the same INSERT … ON CONFLICT that would create it.
-- Whatever frees a lease also closes its `lease_history` row and NOTIFYs `aijobs_slot_freed`, so
-  waiting processors claim at once.
+- A running job's outcome is written only while it is still `running` with the same `attempt` (the
+  fencing token): a worker that lost its lease cannot overwrite the job's new attempt.
+- A GPU slot has at most one holder because `leases.key` is the primary key. A slot whose job lease
+  expired is taken over only after its grace (`leases.grace_seconds`, LEASE_RESCUE_GRACE_SECONDS): its
+  runner stops its own work before its lease runs out, and the grace covers a runner slow to notice.
+- Each transition is one statement in its own (auto-committed) transaction: claiming is one round trip,
+  and finishing a job hands its slot to the next one in the same round trip.
+- `pool_users.queued` counts each user's queued jobs; every statement that moves a job in or out of
+  `queued` keeps it, and the enqueue checks the quota on it (`aijobs_check_quota` raises, undoing the
+  whole statement), so a quota holds under any number of concurrent submissions.
+- Whatever frees a lease also closes its `lease_history` row and NOTIFYs `aijobs_slot_freed`.
 """
 
 from __future__ import annotations
+
+from app.db import Statement
 
 # NOTIFY channels. Payloads are short strings (a pool name or a job id), far below NOTIFY's 8000 bytes.
 CHANNEL_JOB_QUEUED = "aijobs_job_queued"  # payload: pool
 CHANNEL_SLOT_FREED = "aijobs_slot_freed"  # payload: pool
 CHANNEL_JOB_CANCEL = "aijobs_job_cancel"  # payload: job id
 
-JOB_COLUMNS = """
-    id, user_id, username, job_type, status, priority, pool, request_data, result_data, error_message,
-    error_kind, retry_count, max_retries, attempt, run_at, timeout_seconds, queue_deadline, progress,
-    details, locks, idempotency_key, cancel_requested_at, worker_id, created_at, started_at,
-    finished_at, updated_at
-"""
+QUOTA_SQLSTATE = "P0429"  # raised by aijobs_check_quota (migration 0006)
 
-ENQUEUE_JOB = f"""
+_COLUMNS = (
+    "id, user_id, username, job_type, status, priority, pool, request_data, result_data, error_message, "
+    "error_kind, retry_count, max_retries, attempt, run_at, timeout_seconds, queue_deadline, progress, "
+    "details, locks, idempotency_key, cancel_requested_at, worker_id, created_at, started_at, finished_at, "
+    "updated_at"
+)
+
+
+def columns(table: str) -> str:
+    """The job's columns, qualified with a table alias (for joins)."""
+    return ", ".join(f"{table}.{name}" for name in _COLUMNS.split(", "))
+
+
+JOB_COLUMNS = _COLUMNS
+
+# ---- submitting ----------------------------------------------------------------------------------
+
+ENQUEUE_JOB = Statement(f"""
 WITH new_job AS (
     INSERT INTO ai_jobs (user_id, username, job_type, priority, pool, request_data, details, max_retries,
                          timeout_seconds, queue_deadline, idempotency_key, locks)
-    VALUES (:user_id, :username, :job_type, :priority, :pool, CAST(:request_data AS jsonb), :details,
-            :max_retries, :timeout_seconds, :queue_deadline, :idempotency_key, CAST(:locks AS text[]))
+    VALUES (:user_id, :username, :job_type, :priority, :pool, :request_data::jsonb, :details, :max_retries,
+            :timeout_seconds, :queue_deadline, :idempotency_key, :locks::text[])
     ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING {JOB_COLUMNS}
-), pool_user AS (
-    INSERT INTO pool_users (pool, user_id) SELECT pool, user_id FROM new_job ON CONFLICT DO NOTHING
+), counted AS (
+    INSERT INTO pool_users AS u (pool, user_id, queued) SELECT pool, user_id, 1 FROM new_job
+    ON CONFLICT (pool, user_id) DO UPDATE SET queued = u.queued + 1
+    RETURNING queued
+), admitted AS (
+    SELECT aijobs_check_quota(queued, :quota) AS ok FROM counted
 ), event AS (
     INSERT INTO job_events (job_id, status, attempt, message) SELECT id, 'queued', 0, 'submitted' FROM new_job
 )
-SELECT new_job.*, pg_notify('{CHANNEL_JOB_QUEUED}', new_job.pool) IS NULL AS notified FROM new_job
-"""
+SELECT new_job.*, pg_notify('{CHANNEL_JOB_QUEUED}', new_job.pool) IS NULL AS notified
+FROM new_job, admitted
+""")
 
-JOB_BY_IDEMPOTENCY_KEY = f"""
+JOB_BY_IDEMPOTENCY_KEY = Statement(f"""
 SELECT {JOB_COLUMNS} FROM ai_jobs WHERE user_id = :user_id AND idempotency_key = :idempotency_key
-"""
+""")
 
-GET_JOB = f"SELECT {JOB_COLUMNS} FROM ai_jobs WHERE id = :job_id"
+GET_JOB = Statement(f"SELECT {JOB_COLUMNS} FROM ai_jobs WHERE id = :job_id")
 
-# How many queued jobs of the pool run before this one (by priority, then age; fairness can only
-# move a job earlier, so this is an upper bound).
-QUEUE_POSITION = """
-SELECT (SELECT count(*) FROM ai_jobs q
-        WHERE q.status = 'queued' AND q.pool = me.pool AND q.priority > me.priority)
-     + (SELECT count(*) FROM ai_jobs q
-        WHERE q.status = 'queued' AND q.pool = me.pool AND q.priority = me.priority AND q.created_at < me.created_at)
-FROM ai_jobs me WHERE me.id = :job_id
-"""
+# Exact up to QUEUE_LENGTH_CAP: counting a pathological 100k-deep queue on every lock view would cost
+# more than the number is worth (the stats endpoint counts exactly).
+QUEUE_LENGTH_CAP = 10_000
 
+# ---- where a queued job stands ---------------------------------------------------------------------
 
-# The next job to run: per user, their best queued job (priority, then age) whose extra lease keys
-# (`locks`) are all free; across users, priority first, then the user who has waited longest since
-# their last claim, then age. Walking users (not
-# jobs) keeps this flat however many rows are queued; SKIP LOCKED lets concurrent claimers pass by.
-PICK_NEXT_JOB = f"""
-SELECT j.* FROM pool_users u
-CROSS JOIN LATERAL (
-    SELECT {JOB_COLUMNS} FROM ai_jobs
-    WHERE pool = u.pool AND user_id = u.user_id AND status = 'queued' AND run_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = ANY(ai_jobs.locks) AND l.expires_at > now())
-    ORDER BY priority DESC, created_at
+# A job with, while it is queued, its place in the order the claim will take jobs: every queued job of
+# a higher priority, then, at its own priority, turn by turn between users (the claim's fairness):
+# each other user's jobs until the turn this job is in (at most as many as this job has of its own
+# user ahead of it), plus one more from each user whose turn comes before its user's in that round.
+# Also what an ETA needs: the GPU slots' holders (who, what, since when, how far — never their text),
+# the queued jobs ahead by job type, and each of those types' recent mean run time; and, with
+# :with_queue_length, the queue's length (a submission shows the lock as it is with the new job).
+JOB_VIEW = Statement(f"""
+WITH me AS (
+    SELECT {columns("j")}, coalesce(u.last_claimed_at, '-infinity') AS turn
+    FROM ai_jobs j LEFT JOIN pool_users u ON u.pool = j.pool AND u.user_id = j.user_id
+    WHERE j.id = :job_id
+), level AS (
+    SELECT q.user_id, q.created_at, q.id, q.job_type FROM ai_jobs q, me
+    WHERE me.status = 'queued' AND q.pool = me.pool AND q.status = 'queued' AND q.priority = me.priority
+), mine AS (
+    SELECT count(*) FILTER (WHERE (l.created_at, l.id) < (me.created_at, me.id)) AS ahead,
+           min(l.created_at) AS head_at
+    FROM level l, me WHERE l.user_id = me.user_id
+), others AS (
+    SELECT l.user_id, count(*) AS queued, min(l.created_at) AS head_at FROM level l, me
+    WHERE l.user_id <> me.user_id GROUP BY l.user_id
+), others_ahead AS (
+    SELECT coalesce(sum(least(o.queued, mine.ahead)
+                        + CASE WHEN o.queued > mine.ahead
+                                    AND (coalesce(u.last_claimed_at, '-infinity'), o.head_at) < (me.turn, mine.head_at)
+                               THEN 1 ELSE 0 END), 0) AS n
+    FROM others o JOIN me ON true JOIN mine ON true
+    LEFT JOIN pool_users u ON u.pool = me.pool AND u.user_id = o.user_id
+), higher AS (
+    SELECT q.job_type, count(*) AS n FROM ai_jobs q, me
+    WHERE me.status = 'queued' AND q.pool = me.pool AND q.status = 'queued' AND q.priority > me.priority
+    GROUP BY q.job_type
+), holders AS (
+    SELECT l.key, l.operation, l.details, l.job_id, l.user_id, l.username, l.task_ref, l.acquired_at AS started_at,
+           l.expires_at, j.job_type, EXTRACT(EPOCH FROM now() - l.acquired_at) AS elapsed_seconds,
+           EXTRACT(EPOCH FROM l.expires_at - now()) AS expires_in,
+           jsonb_strip_nulls(jsonb_build_object('percent', j.progress -> 'percent', 'message', j.progress -> 'message',
+                                                'tokens', j.progress -> 'tokens')) AS progress
+    FROM leases l LEFT JOIN ai_jobs j ON j.id = l.job_id
+    WHERE l.key = ANY(:slot_keys::text[]) AND l.expires_at + make_interval(secs => l.grace_seconds) > now()
+    ORDER BY l.acquired_at
+), ahead_types AS (
+    SELECT job_type, sum(n) AS n FROM (
+        SELECT job_type, n FROM higher
+        UNION ALL SELECT l.job_type, 1 FROM level l, me WHERE (l.created_at, l.id) < (me.created_at, me.id)
+    ) a GROUP BY job_type
+), types AS (
+    SELECT job_type FROM ahead_types UNION SELECT job_type FROM holders WHERE job_type IS NOT NULL
+    UNION SELECT job_type FROM me
+), means AS (
+    SELECT t.job_type, (SELECT avg(EXTRACT(EPOCH FROM r.finished_at - r.started_at)) FROM (
+        SELECT c.finished_at, c.started_at FROM ai_jobs c, me
+        WHERE c.pool = me.pool AND c.job_type = t.job_type AND c.status = 'completed' AND c.started_at IS NOT NULL
+        ORDER BY c.finished_at DESC LIMIT 20) r) AS seconds
+    FROM types t, me WHERE me.status = 'queued'
+)
+SELECT me.*,
+       CASE WHEN me.status = 'queued'
+            THEN ((SELECT coalesce(sum(n), 0) FROM higher) + (SELECT ahead FROM mine)
+                  + (SELECT n FROM others_ahead))::int
+       END AS position,
+       (SELECT coalesce(json_agg(holders), '[]') FROM holders) AS holders,
+       CASE WHEN :with_queue_length THEN (SELECT count(*) FROM (
+           SELECT 1 FROM ai_jobs q, me WHERE q.pool = me.pool AND q.status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) n)
+       END AS queue_length,
+       (SELECT coalesce(json_object_agg(job_type, n), '{{}}') FROM ahead_types) AS ahead_types,
+       (SELECT coalesce(json_object_agg(job_type, seconds), '{{}}') FROM means) AS mean_seconds
+FROM me
+""")
+
+QUEUE_LENGTH = Statement(f"""
+SELECT count(*) FROM (SELECT 1 FROM ai_jobs WHERE pool = :pool AND status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) q
+""")
+
+# Mean run time of the pool's recent completed jobs (Retry-After of a 429).
+RECENT_RUN_SECONDS = Statement("""
+SELECT avg(seconds) FROM (
+    SELECT EXTRACT(EPOCH FROM finished_at - started_at) AS seconds FROM ai_jobs
+    WHERE pool = :pool AND status = 'completed' AND started_at IS NOT NULL
+    ORDER BY finished_at DESC LIMIT 50
+) recent
+""")
+
+# ---- claiming ------------------------------------------------------------------------------------
+
+# The next job the claim takes, fair between users: per user, their best eligible queued job (priority,
+# then age; its extra lease keys free; not past its queue deadline); across users, priority first, then
+# the user who has waited longest since their last claim, then age. Walking users (not jobs) keeps this
+# flat however many rows are queued; SKIP LOCKED lets concurrent claimers pass each other.
+_PICK = """
+    SELECT j.* FROM pool_users u
+    CROSS JOIN LATERAL (
+        SELECT {columns} FROM ai_jobs
+        WHERE pool = u.pool AND user_id = u.user_id AND status = 'queued' AND run_at <= now()
+          AND (queue_deadline IS NULL OR queue_deadline > now())
+          AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = ANY(ai_jobs.locks)
+                          AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
+          {only}
+        ORDER BY priority DESC, created_at, id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) j
+    WHERE u.pool = :pool AND {when}
+    ORDER BY j.priority DESC, u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
-) j
-WHERE u.pool = :pool
-ORDER BY j.priority DESC, u.last_claimed_at ASC NULLS FIRST, j.created_at
-LIMIT 1
 """
 
-# Take the first free key of :keys (a free key has no row, or an expired one). Used for GPU slots
+# Who holds a slot, as the lease records it: the job's operation (from :job_types/:operations, the
+# registry's names) and details, its user, its attempt (the fencing token) and the renewing worker.
+_HOLD = """
+    {slot}, {job}.id::text, {job}.attempt + 1, {job}.id, :worker_id,
+    coalesce((SELECT o FROM unnest(:job_types::text[], :operations::text[]) AS m(t, o) WHERE m.t = {job}.job_type),
+             {job}.job_type),
+    {job}.details, {job}.user_id, {job}.username, 'job:' || {job}.id, now(), now() + make_interval(secs => :ttl)
+"""
 
-MARK_RUNNING = f"""
-WITH started AS (
-    UPDATE ai_jobs SET status = 'running', attempt = attempt + 1, worker_id = :worker_id,
-                       started_at = now(), updated_at = now(), progress = '{{}}'::jsonb
-    WHERE id = :job_id AND status = 'queued' AND attempt = :attempt
-    RETURNING {JOB_COLUMNS}
-), usage AS (
-    UPDATE pool_users SET last_claimed_at = now()
+_LEASE_COLUMNS = (
+    "key, holder, attempt, job_id, worker_id, operation, details, user_id, username, task_ref, acquired_at, expires_at"
+)
+
+_START = f"""
+started AS (
+    UPDATE ai_jobs j SET status = 'running', attempt = j.attempt + 1, worker_id = :worker_id,
+                         started_at = now(), updated_at = now(), progress = '{{{{}}}}'::jsonb
+    FROM {{lease}} a
+    WHERE j.id = a.job_id AND j.status = 'queued' {{condition}}
+    RETURNING {columns("j")}, a.key AS slot
+), turn AS (
+    UPDATE pool_users SET last_claimed_at = now(), queued = queued - 1
     WHERE (pool, user_id) IN (SELECT pool, user_id FROM started)
-), event AS (
-    INSERT INTO job_events (job_id, status, attempt, worker_id)
-    SELECT id, 'running', attempt, :worker_id FROM started
+), started_event AS (
+    INSERT INTO job_events (job_id, status, attempt, worker_id) SELECT id, 'running', attempt, :worker_id FROM started
+)"""
+
+# Claim: take a free slot of :slot_keys (no live lease, or one expired longer than the grace) together
+# with the next job, and mark the job running — one statement. Concurrent claimers try different free
+# slots (a transaction-scoped advisory lock per key, taken with `try`, so a slot another claimer is
+# taking is passed over, not waited for) and different jobs (SKIP LOCKED). The job's extra lease keys
+# (`locks`) are taken in the same statement; if one was taken meanwhile by someone else, the job is not
+# started and `started_id` is null: the caller releases what was taken (`RELEASE_UNSTARTED`).
+CLAIM = Statement(f"""
+WITH slot AS (
+    -- The free keys in order, then the first one no concurrent claimer is taking. OFFSET 0 keeps the
+    -- planner from trying the lock on every key before it knows which are free.
+    SELECT free.key FROM (
+        SELECT k.key FROM unnest(:slot_keys::text[]) WITH ORDINALITY AS k(key, n)
+        WHERE NOT EXISTS (SELECT 1 FROM leases l
+                          WHERE l.key = k.key AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
+        ORDER BY k.n OFFSET 0
+    ) free
+    WHERE pg_try_advisory_xact_lock(hashtext('aijobs-slot:' || free.key))
+    LIMIT 1
+), picked AS ({_PICK.format(columns=JOB_COLUMNS, only="", when="EXISTS (SELECT 1 FROM slot)")}
+), acquired AS (
+    INSERT INTO leases AS l ({_LEASE_COLUMNS}, grace_seconds)
+    SELECT {_HOLD.format(slot="slot.key", job="picked")}, :grace::float8 FROM slot, picked
+    UNION ALL
+    SELECT {_HOLD.format(slot="extra.key", job="picked")}, :grace::float8
+    FROM picked, unnest(picked.locks) AS extra(key)
+    ON CONFLICT (key) DO UPDATE SET grace_seconds = excluded.grace_seconds,
+        holder = excluded.holder, attempt = excluded.attempt, job_id = excluded.job_id,
+        worker_id = excluded.worker_id, operation = excluded.operation, details = excluded.details,
+        user_id = excluded.user_id, username = excluded.username, task_ref = excluded.task_ref,
+        acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+    WHERE l.expires_at + make_interval(secs => l.grace_seconds) <= now()
+    RETURNING l.key, l.job_id, l.attempt, l.operation, l.details, l.user_id, l.username, l.holder, l.task_ref,
+              l.acquired_at
+), slot_lease AS (
+    SELECT a.* FROM acquired a JOIN slot ON slot.key = a.key
+),{_START.format(lease="slot_lease", condition="AND (SELECT count(*) FROM acquired) = 1 + cardinality(j.locks)")},
+expired AS (
+    UPDATE lease_history SET released_at = now(), end_reason = 'expired'
+    WHERE key IN (SELECT key FROM acquired) AND released_at IS NULL
+), recorded AS (
+    INSERT INTO lease_history (key, holder, operation, details, user_id, username, task_ref, acquired_at)
+    SELECT key, holder, operation, details, user_id, username, task_ref, acquired_at FROM acquired
 )
-SELECT * FROM started
-"""
+SELECT started.*, picked.id AS picked_id, picked.attempt + 1 AS picked_attempt,
+       (SELECT count(*) FROM acquired) AS leases_taken
+FROM picked LEFT JOIN started ON started.id = picked.id
+""")
 
-# A running job extends its leases; an expired lease cannot be renewed (it may already be someone
-# else's). Returns the cancel request too, so a cancel NOTIFY that was missed is still seen.
-HEARTBEAT = """
-UPDATE leases SET expires_at = now() + make_interval(secs => :ttl)
-WHERE holder = :holder AND attempt = :attempt AND expires_at > now()
-RETURNING key, (SELECT cancel_requested_at FROM ai_jobs WHERE id = CAST(:holder AS uuid)) AS cancel_requested_at
-"""
+# A claim that took leases but could not start its job (an extra key was taken by someone else first).
+RELEASE_UNSTARTED = Statement("""
+WITH released AS (
+    DELETE FROM leases WHERE job_id = :job_id AND attempt = :attempt RETURNING key
+)
+UPDATE lease_history SET released_at = now(), end_reason = 'released'
+WHERE key IN (SELECT key FROM released) AND released_at IS NULL
+""")
 
-UPDATE_PROGRESS = """
-UPDATE ai_jobs SET progress = CAST(:progress AS jsonb), updated_at = now()
-WHERE id = :job_id AND status = 'running' AND attempt = :attempt
-"""
+# ---- running ---------------------------------------------------------------------------------------
 
+# One heartbeat per processor: every live lease it holds, renewed at once; with each job's cancel
+# request, so a cancel NOTIFY that was missed is still seen. An expired lease is not renewed (it may
+# already be someone else's).
+HEARTBEAT = Statement("""
+WITH renewed AS (
+    UPDATE leases SET expires_at = now() + make_interval(secs => :ttl)
+    WHERE worker_id = :worker_id AND expires_at > now()
+    RETURNING key, job_id, attempt
+)
+SELECT r.key, r.job_id, r.attempt, j.cancel_requested_at IS NOT NULL AS cancel_requested
+FROM renewed r LEFT JOIN ai_jobs j ON j.id = r.job_id
+""")
 
-def _finish_running(set_clause: str, event_status: str) -> str:
-    """One fenced statement: write the outcome, free the job's leases, close their history, NOTIFY."""
-    return f"""
+# Progress of every running job of a processor that changed, in one statement.
+UPDATE_PROGRESS = Statement("""
+UPDATE ai_jobs j SET progress = p.progress, updated_at = now()
+FROM unnest(:job_ids::uuid[], :attempts::int[], :progress::jsonb[]) AS p(id, attempt, progress)
+WHERE j.id = p.id AND j.status = 'running' AND j.attempt = p.attempt
+RETURNING j.id
+""")
+
+# ---- finishing (and handing the slot on) -------------------------------------------------------------
+
+# The outcome a finished job gets: `:outcome` is one of these; each is a SET clause for the job row.
+OUTCOMES = ("completed", "failed", "retry", "cancelled", "requeue")
+
+# One statement: write the outcome of the running job (fenced by its attempt); release its extra leases;
+# then, with :hand_on, hand its GPU slot straight to the next job (the lease row changes holder — the slot
+# is never free, so no other processor can take it in between) and start that job; otherwise free the
+# slot. A transient failure whose cancel was asked meanwhile ends cancelled, not queued again.
+FINISH = Statement(f"""
 WITH finished AS (
-    UPDATE ai_jobs SET {set_clause}, worker_id = NULL, updated_at = now()
+    UPDATE ai_jobs SET
+        status = CASE
+            WHEN :outcome = 'completed' THEN 'completed'
+            WHEN :outcome = 'failed' THEN 'failed'
+            WHEN :outcome = 'cancelled' OR cancel_requested_at IS NOT NULL THEN 'cancelled'
+            ELSE 'queued' END,
+        result_data = CASE WHEN :outcome = 'completed' THEN :result::jsonb ELSE result_data END,
+        progress = coalesce(:progress::jsonb, progress),
+        error_message = CASE
+            WHEN :outcome = 'completed' THEN NULL
+            WHEN :outcome = 'requeue' THEN error_message
+            WHEN :outcome <> 'cancelled' AND cancel_requested_at IS NOT NULL THEN 'Cancelled on request.'
+            ELSE :message END,
+        error_kind = CASE
+            WHEN :outcome = 'completed' THEN NULL
+            WHEN :outcome = 'requeue' THEN error_kind
+            WHEN :outcome = 'cancelled' OR cancel_requested_at IS NOT NULL THEN 'cancelled'
+            WHEN :outcome = 'retry' THEN 'transient'
+            ELSE :error_kind END,
+        retry_count = retry_count + CASE WHEN :outcome = 'retry' AND cancel_requested_at IS NULL THEN 1 ELSE 0 END,
+        run_at = CASE WHEN :outcome = 'retry' THEN now() + make_interval(secs => :delay) ELSE now() END,
+        finished_at = CASE WHEN :outcome IN ('retry', 'requeue') AND cancel_requested_at IS NULL THEN NULL
+                           ELSE now() END,
+        worker_id = NULL, updated_at = now()
     WHERE id = :job_id AND status = 'running' AND attempt = :attempt
-    RETURNING id, status, attempt, pool
-), released AS (
-    DELETE FROM leases WHERE holder = CAST(:job_id AS text) AND attempt = :attempt RETURNING key
-), closed AS (
-    UPDATE lease_history SET released_at = now(), end_reason = 'released'
-    WHERE key IN (SELECT key FROM released) AND released_at IS NULL
-), event AS (
+    RETURNING {JOB_COLUMNS}
+), requeued AS (
+    UPDATE pool_users SET queued = queued + 1
+    WHERE (pool, user_id) IN (SELECT pool, user_id FROM finished WHERE status = 'queued')
+), finished_event AS (
     INSERT INTO job_events (job_id, status, attempt, worker_id, message)
-    SELECT id, '{event_status}', attempt, :worker_id, :message FROM finished
+    SELECT id, status, attempt, :worker_id, :message FROM finished
+), extra AS (
+    DELETE FROM leases WHERE job_id = :job_id AND attempt = :attempt AND key <> :slot
+      AND EXISTS (SELECT 1 FROM finished)
+    RETURNING key
+), next AS ({
+    _PICK.format(
+        columns=JOB_COLUMNS, only="AND cardinality(locks) = 0", when=":hand_on AND EXISTS (SELECT 1 FROM finished)"
+    )
+}
+), moved AS (
+    UPDATE leases l SET {", ".join(f"{name} = h.{name}" for name in _LEASE_COLUMNS.split(", ") if name != "key")}
+    FROM (SELECT {_HOLD.format(slot=":slot", job="next")} FROM next) AS h({_LEASE_COLUMNS})
+    WHERE l.key = :slot AND l.job_id = :job_id AND l.attempt = :attempt AND EXISTS (SELECT 1 FROM finished)
+    RETURNING l.key, l.job_id, l.attempt, l.operation, l.details, l.user_id, l.username, l.holder, l.task_ref,
+              l.acquired_at
+), freed AS (
+    DELETE FROM leases WHERE key = :slot AND job_id = :job_id AND attempt = :attempt
+      AND EXISTS (SELECT 1 FROM finished) AND NOT EXISTS (SELECT 1 FROM next)
+    RETURNING key
+),{_START.format(lease="moved", condition="")},
+closed AS (
+    UPDATE lease_history SET released_at = now(), end_reason = 'released'
+    WHERE key IN (SELECT key FROM extra UNION ALL SELECT key FROM freed UNION ALL SELECT key FROM moved)
+      AND released_at IS NULL
+), recorded AS (
+    INSERT INTO lease_history (key, holder, operation, details, user_id, username, task_ref, acquired_at)
+    SELECT key, holder, operation, details, user_id, username, task_ref, acquired_at FROM moved
 )
-SELECT finished.id, finished.status,
-       pg_notify('{CHANNEL_SLOT_FREED}', finished.pool) IS NULL AS slot_notified
+SELECT 'finished' AS what, finished.*, NULL::text AS slot,
+       (SELECT pg_notify('{CHANNEL_SLOT_FREED}', finished.pool) FROM freed LIMIT 1) IS NULL AS notified
 FROM finished
-"""
+UNION ALL
+SELECT 'started', started.*, false FROM started
+""")
 
+# ---- cancelling, retrying --------------------------------------------------------------------------
 
-COMPLETE_JOB = _finish_running(
-    "status = 'completed', result_data = CAST(:result AS jsonb), progress = CAST(:progress AS jsonb), "
-    "error_message = NULL, error_kind = NULL, finished_at = now()",
-    "completed",
-)
-
-FAIL_JOB = _finish_running(
-    "status = 'failed', error_message = :message, error_kind = :error_kind, "
-    "progress = CAST(:progress AS jsonb), finished_at = now()",
-    "failed",
-)
-
-# Back to the queue after a transient failure, not before :delay seconds.
-RETRY_JOB = _finish_running(
-    "status = 'queued', retry_count = retry_count + 1, run_at = now() + make_interval(secs => :delay), "
-    "error_message = :message, error_kind = 'transient'",
-    "queued",
-)
-
-CANCEL_RUNNING_JOB = _finish_running(
-    "status = 'cancelled', error_message = :message, error_kind = 'cancelled', "
-    "progress = CAST(:progress AS jsonb), finished_at = now()",
-    "cancelled",
-)
-
-# Graceful shutdown: the job did nothing wrong, so this is not a retry.
-REQUEUE_JOB = _finish_running("status = 'queued', run_at = now()", "queued")
-
-CANCEL_QUEUED_JOB = """
+CANCEL_QUEUED_JOB = Statement("""
 WITH cancelled AS (
     UPDATE ai_jobs SET status = 'cancelled', error_kind = 'cancelled', error_message = :message,
                        cancel_requested_at = now(), finished_at = now(), updated_at = now()
     WHERE id = :job_id AND status = 'queued'
-    RETURNING id, status, attempt
+    RETURNING id, status, attempt, pool, user_id
+), counted AS (
+    UPDATE pool_users SET queued = queued - 1 WHERE (pool, user_id) IN (SELECT pool, user_id FROM cancelled)
 ), event AS (
     INSERT INTO job_events (job_id, status, attempt, message) SELECT id, 'cancelled', attempt, :message FROM cancelled
 )
 SELECT id, status FROM cancelled
-"""
+""")
 
 # A running job is stopped by the process that runs it: it LISTENs on this channel.
-REQUEST_CANCEL_RUNNING_JOB = f"""
+REQUEST_CANCEL_RUNNING_JOB = Statement(f"""
 UPDATE ai_jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
 WHERE id = :job_id AND status = 'running'
 RETURNING id, status, pg_notify('{CHANNEL_JOB_CANCEL}', CAST(id AS text)) IS NULL AS notified
-"""
+""")
 
-# The rescuer: a running job with no live lease lost its worker (crash, kill -9, partition). It goes
-# back to the queue (or fails when its retries are used up, or ends cancelled if that was asked).
-RESCUE_LOST_JOBS = f"""
+# Failed or cancelled → queued again by hand, as a new attempt with a fresh retry budget (its history is
+# kept in job_events), within the user's queue quota.
+RETRY_ENDED_JOB = Statement(f"""
+WITH retried AS (
+    UPDATE ai_jobs SET status = 'queued', run_at = now(), error_message = NULL, error_kind = NULL,
+                       cancel_requested_at = NULL, finished_at = NULL, started_at = NULL, worker_id = NULL,
+                       result_data = NULL, progress = '{{}}'::jsonb, retry_count = 0, updated_at = now()
+    WHERE id = :job_id AND status IN ('failed', 'cancelled')
+    RETURNING {JOB_COLUMNS}
+), counted AS (
+    UPDATE pool_users SET queued = queued + 1 WHERE (pool, user_id) IN (SELECT pool, user_id FROM retried)
+    RETURNING queued
+), admitted AS (
+    SELECT aijobs_check_quota(queued, :quota) AS ok FROM counted
+), event AS (
+    INSERT INTO job_events (job_id, status, attempt, message) SELECT id, 'queued', attempt, :message FROM retried
+)
+SELECT retried.*, pg_notify('{CHANNEL_JOB_QUEUED}', retried.pool) IS NULL AS notified FROM retried, admitted
+""")
+
+# ---- background services ---------------------------------------------------------------------------
+
+# The rescuer: a running job whose lease expired longer ago than its grace lost its worker (crash,
+# kill -9, partition, a process frozen past its lease). It goes back to the queue (or fails when its
+# retries are used up, or ends cancelled if that was asked). Leases expired past the grace are swept.
+RESCUE_LOST_JOBS = Statement(f"""
 WITH lost AS (
     SELECT j.id FROM ai_jobs j
     WHERE j.status = 'running'
-      AND NOT EXISTS (SELECT 1 FROM leases l
-                      WHERE l.holder = CAST(j.id AS text) AND l.attempt = j.attempt AND l.expires_at > now())
+      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.job_id = j.id AND l.attempt = j.attempt
+                      AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
     FOR UPDATE SKIP LOCKED
 ), rescued AS (
     UPDATE ai_jobs j SET
@@ -194,14 +432,17 @@ WITH lost AS (
         error_kind = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'lost' END,
         error_message = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'Cancelled (its worker had stopped).'
                              ELSE 'Its worker ' || coalesce(j.worker_id, '?') || ' stopped renewing the GPU lease '
-                                  || '(crashed or was killed); the job was re-queued.' END,
+                                  || '(crashed, was killed or lost the database); the job was re-queued.' END,
         finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR j.retry_count >= j.max_retries
                            THEN now() END,
         run_at = now(), worker_id = NULL, updated_at = now()
     FROM lost WHERE j.id = lost.id
-    RETURNING j.id, j.status, j.attempt, j.pool
+    RETURNING j.id, j.status, j.attempt, j.pool, j.user_id
+), counted AS (
+    UPDATE pool_users SET queued = queued + 1
+    WHERE (pool, user_id) IN (SELECT pool, user_id FROM rescued WHERE status = 'queued')
 ), swept AS (
-    DELETE FROM leases WHERE expires_at <= now() RETURNING key
+    DELETE FROM leases WHERE expires_at + make_interval(secs => grace_seconds) <= now() RETURNING key
 ), closed AS (
     UPDATE lease_history SET released_at = now(), end_reason = 'expired'
     WHERE key IN (SELECT key FROM swept) AND released_at IS NULL
@@ -211,67 +452,61 @@ WITH lost AS (
 )
 SELECT rescued.id, rescued.status, pg_notify('{CHANNEL_JOB_QUEUED}', rescued.pool) IS NULL AS notified
 FROM rescued
-"""
+""")
 
-# Queued jobs whose queue_deadline passed fail with error_kind 'queue_timeout'.
-EXPIRE_QUEUED_JOBS = """
+# Queued jobs whose queue_deadline passed fail with error_kind 'queue_timeout' (the claim never takes
+# them; this sweep gives them their end).
+EXPIRE_QUEUED_JOBS = Statement("""
 WITH expired AS (
     UPDATE ai_jobs SET status = 'failed', error_kind = 'queue_timeout', finished_at = now(), updated_at = now(),
         error_message = 'Could not start before its queue deadline ('
                         || to_char(queue_deadline, 'YYYY-MM-DD HH24:MI:SS TZ') || '): the GPU stayed busy.'
     WHERE status = 'queued' AND queue_deadline IS NOT NULL AND queue_deadline <= now()
-    RETURNING id, status, attempt
+    RETURNING id, status, attempt, pool, user_id
+), counted AS (
+    UPDATE pool_users u SET queued = u.queued - e.n
+    FROM (SELECT pool, user_id, count(*) AS n FROM expired GROUP BY pool, user_id) e
+    WHERE u.pool = e.pool AND u.user_id = e.user_id
 ), event AS (
     INSERT INTO job_events (job_id, status, attempt, message) SELECT id, status, attempt, 'queue deadline passed'
     FROM expired
 )
 SELECT id FROM expired
-"""
+""")
 
-# When the next delayed job of the pool becomes eligible, so an idle processor wakes exactly then.
-NEXT_RUN_AT = """
+# When the next delayed job (or queue deadline) of the pool comes, so an idle processor wakes exactly then.
+NEXT_RUN_AT = Statement("""
 SELECT min(run_at) FROM ai_jobs WHERE pool = :pool AND status = 'queued' AND run_at > now()
-"""
+""")
 
-
-# ---- the job API (issue: HTTP API) ---------------------------------------------------------------
-
-# Counted only up to the quota: the answer is "under" or "at" the limit, however deep the queue.
-QUEUED_COUNT_FOR_USER = """
-SELECT count(*) FROM (
-    SELECT 1 FROM ai_jobs WHERE pool = :pool AND user_id = :user_id AND status = 'queued' LIMIT :limit
-) mine
-"""
-
-# Failed or cancelled → queued again, as a new attempt with its history kept in job_events.
-RETRY_ENDED_JOB = f"""
-WITH retried AS (
-    UPDATE ai_jobs SET status = 'queued', run_at = now(), error_message = NULL, error_kind = NULL,
-                       cancel_requested_at = NULL, finished_at = NULL, started_at = NULL, worker_id = NULL,
-                       result_data = NULL, progress = '{{}}'::jsonb, updated_at = now()
-    WHERE id = :job_id AND status IN ('failed', 'cancelled')
-    RETURNING id, status, attempt, pool
-), event AS (
-    INSERT INTO job_events (job_id, status, attempt, message) SELECT id, 'queued', attempt, :message FROM retried
+# Finished jobs past retention; never queued or running ones (their events go with them, by cascade).
+DELETE_OLD_JOBS = Statement("""
+WITH old AS (
+    SELECT id FROM ai_jobs
+    WHERE status IN ('completed', 'failed', 'cancelled')
+      AND finished_at < now() - :days::float8 * interval '1 day'
+    ORDER BY finished_at LIMIT :batch
 )
-SELECT retried.id, pg_notify('{CHANNEL_JOB_QUEUED}', retried.pool) IS NULL AS notified FROM retried
-"""
+DELETE FROM ai_jobs WHERE id IN (SELECT id FROM old) RETURNING id
+""")
+
+# ---- lists and figures -------------------------------------------------------------------------------
 
 # Newest first, keyset-paginated by (created_at, id); every filter optional.
-LIST_JOBS = f"""
+LIST_JOBS = Statement(f"""
 SELECT {JOB_COLUMNS} FROM ai_jobs
-WHERE (CAST(:user_id AS text) IS NULL OR user_id = :user_id)
-  AND (CAST(:status AS text[]) IS NULL OR status = ANY(CAST(:status AS text[])))
-  AND (CAST(:job_type AS text) IS NULL OR job_type = :job_type)
-  AND (CAST(:since AS timestamptz) IS NULL OR created_at >= :since)
-  AND (CAST(:before_created AS timestamptz) IS NULL
-       OR (created_at, id) < (CAST(:before_created AS timestamptz), CAST(:before_id AS uuid)))
+WHERE (:user_id::text IS NULL OR user_id = :user_id)
+  AND (:status::text[] IS NULL OR status = ANY(:status::text[]))
+  AND (:job_type::text IS NULL OR job_type = :job_type)
+  AND (:since::timestamptz IS NULL OR created_at >= :since)
+  AND (:before_created::timestamptz IS NULL
+       OR (created_at, id) < (:before_created::timestamptz, :before_id::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
-"""
+""")
 
 # Per job type (and a total row with job_type NULL): counts, success rate, run and wait times.
-JOB_STATS = """
+JOB_STATS = Statement("""
 SELECT job_type,
        count(*) AS total,
        count(*) FILTER (WHERE status = 'queued') AS queued,
@@ -291,35 +526,8 @@ SELECT job_type,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM started_at - created_at))
            FILTER (WHERE started_at IS NOT NULL) AS wait_p95
 FROM ai_jobs
-WHERE (CAST(:user_id AS text) IS NULL OR user_id = :user_id)
-  AND (CAST(:since AS timestamptz) IS NULL OR created_at >= :since)
+WHERE (:user_id::text IS NULL OR user_id = :user_id)
+  AND (:since::timestamptz IS NULL OR created_at >= :since)
 GROUP BY GROUPING SETS ((job_type), ())
 ORDER BY job_type NULLS FIRST
-"""
-
-# Mean run time of the pool's recent completed jobs: the basis of an ETA.
-RECENT_RUN_SECONDS = """
-SELECT avg(seconds) FROM (
-    SELECT EXTRACT(EPOCH FROM finished_at - started_at) AS seconds FROM ai_jobs
-    WHERE pool = :pool AND status = 'completed' AND started_at IS NOT NULL
-    ORDER BY finished_at DESC LIMIT 50
-) recent
-"""
-
-# Exact up to QUEUE_LENGTH_CAP: counting a pathological 100k-deep queue on every status call would
-# cost more than the number is worth (the stats endpoint counts exactly).
-QUEUE_LENGTH_CAP = 10_000
-QUEUE_LENGTH = f"""
-SELECT count(*) FROM (SELECT 1 FROM ai_jobs WHERE pool = :pool AND status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) q
-"""
-
-# Finished jobs past retention; never queued or running ones (their events go with them, by cascade).
-DELETE_OLD_JOBS = """
-WITH old AS (
-    SELECT id FROM ai_jobs
-    WHERE status IN ('completed', 'failed', 'cancelled')
-      AND finished_at < now() - CAST(:days AS float8) * interval '1 day'
-    ORDER BY finished_at LIMIT :batch
-)
-DELETE FROM ai_jobs WHERE id IN (SELECT id FROM old) RETURNING id
-"""
+""")

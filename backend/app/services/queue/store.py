@@ -1,28 +1,26 @@
-"""The job queue: every database operation on jobs, as functions over one connection.
+"""The job store: every database operation on jobs, as functions over one asyncpg connection (or pool).
 
-Callers own the transaction (`async with engine.begin() as conn`), so a job can be enqueued in the
-same transaction as the data it refers to. The SQL itself lives in `sql.py`.
+Each operation is one statement of `sql.py`, auto-committed unless the caller opened a transaction
+(`async with conn.transaction()`), so a job can be enqueued in the same transaction as the data it
+refers to.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
+from app.db import Executor
 from app.models.job import JobStatus
-from app.services.leases import gpu
-from app.services.leases import service as leases
-from app.services.leases import sql as lease_sql
 from app.services.queue import sql
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     id: uuid.UUID
     user_id: str
@@ -53,19 +51,18 @@ class Job:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: Any) -> Job:
-        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
-        for name in ("request_data", "result_data", "progress"):
-            if isinstance(values[name], str):  # text() results carry jsonb as its JSON text
-                values[name] = json.loads(values[name])
-        values["id"] = uuid.UUID(str(values["id"]))
+    def from_row(cls, row: Mapping[str, Any]) -> Job:
+        values = {name: row[name] for name in _FIELDS}
         values["status"] = JobStatus(values["status"])
         return cls(**values)
 
 
+_FIELDS = tuple(Job.__dataclass_fields__)
+
+
 @dataclass(frozen=True)
 class NewJob:
-    """What a caller asks for; validated by the job type's handler before it gets here."""
+    """What a caller asks for; validated by the job type before it gets here."""
 
     user_id: str
     username: str
@@ -87,181 +84,264 @@ class Enqueued:
     created: bool  # False: the idempotency key matched an existing job, which is returned instead
 
 
-@dataclass(frozen=True)
-class SlotHolder:
-    """What a claim records on the lease, so anyone can see who holds the GPU, doing what."""
+class QuotaExceeded(Exception):
+    """The user already has `limit` jobs queued; nothing was written."""
 
-    operation: str
-    details: str | None
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"queue quota of {limit} reached")
+        self.limit = limit
 
 
-async def enqueue(conn: AsyncConnection, new: NewJob) -> Enqueued:
-    params = {
-        "user_id": new.user_id,
-        "username": new.username,
-        "job_type": new.job_type,
-        "priority": new.priority,
-        "pool": new.pool,
-        "request_data": _dumps(new.request_data),
-        "details": new.details,
-        "max_retries": new.max_retries,
-        "timeout_seconds": new.timeout_seconds,
-        "queue_deadline": new.queue_deadline,
-        "idempotency_key": new.idempotency_key,
-        "locks": list(new.locks),
-    }
-    row = (await conn.execute(text(sql.ENQUEUE_JOB), params)).first()
+def _quota_exceeded(error: asyncpg.PostgresError, limit: int) -> QuotaExceeded | None:
+    return QuotaExceeded(limit) if getattr(error, "sqlstate", None) == sql.QUOTA_SQLSTATE else None
+
+
+async def enqueue(conn: Executor, new: NewJob, *, quota: int) -> Enqueued:
+    """Queue a job, or return the job already queued under its idempotency key. Raises QuotaExceeded
+    when the user already has `quota` jobs queued (checked in the same statement that inserts)."""
+    try:
+        row = await sql.ENQUEUE_JOB.fetchrow(
+            conn,
+            user_id=new.user_id,
+            username=new.username,
+            job_type=new.job_type,
+            priority=new.priority,
+            pool=new.pool,
+            request_data=new.request_data,
+            details=new.details,
+            max_retries=new.max_retries,
+            timeout_seconds=new.timeout_seconds,
+            queue_deadline=new.queue_deadline,
+            idempotency_key=new.idempotency_key,
+            locks=list(new.locks),
+            quota=quota,
+        )
+    except asyncpg.PostgresError as error:
+        raise _quota_exceeded(error, quota) or error from None
     if row is not None:
         return Enqueued(Job.from_row(row), created=True)
-    existing = await conn.execute(
-        text(sql.JOB_BY_IDEMPOTENCY_KEY), {"user_id": new.user_id, "idempotency_key": new.idempotency_key}
-    )
-    return Enqueued(Job.from_row(existing.one()), created=False)
+    existing = await sql.JOB_BY_IDEMPOTENCY_KEY.fetchrow(conn, user_id=new.user_id, idempotency_key=new.idempotency_key)
+    assert existing is not None  # the conflict that made the INSERT skip
+    return Enqueued(Job.from_row(existing), created=False)
 
 
-async def get_job(conn: AsyncConnection, job_id: uuid.UUID) -> Job | None:
-    row = (await conn.execute(text(sql.GET_JOB), {"job_id": job_id})).first()
+async def get_job(conn: Executor, job_id: uuid.UUID) -> Job | None:
+    row = await sql.GET_JOB.fetchrow(conn, job_id=job_id)
     return Job.from_row(row) if row is not None else None
 
 
-async def queue_position(conn: AsyncConnection, job_id: uuid.UUID) -> int:
-    return int((await conn.execute(text(sql.QUEUE_POSITION), {"job_id": job_id})).scalar_one())
+@dataclass(frozen=True)
+class Place:
+    """A job and, while it is queued, what its place and ETA are worked out from."""
+
+    job: Job
+    position: int | None
+    holders: list[dict[str, Any]] = field(default_factory=list)  # the GPU slots' holders (JOB_VIEW's columns)
+    ahead: dict[str, int] = field(default_factory=dict)  # queued jobs ahead, by job type
+    mean_seconds: dict[str, float | None] = field(default_factory=dict)  # recent mean run time by job type
+    queue_length: int | None = None
 
 
-async def claim(
-    conn: AsyncConnection, *, pool: str, capacity: int, worker_id: str, ttl: float, describe: Any
-) -> Job | None:
-    """Claim the next eligible job of `pool` together with a free GPU slot, or nothing.
-
-    `describe(job_type, request_data, details) -> SlotHolder` says what the lease should show.
-    Must run inside a transaction: the job row lock, the slot lease and the status change commit
-    together or not at all.
-    """
-    keys = gpu.slot_keys(pool, capacity)
-    held = (await conn.execute(text(lease_sql.HELD_SLOT_COUNT), {"keys": keys})).scalar_one()
-    if held >= capacity:
+async def place(
+    conn: Executor, job_id: uuid.UUID, *, slot_keys: list[str], with_queue_length: bool = False
+) -> Place | None:
+    """The job with its queue position, the GPU slots' holders and ETA inputs, in one statement."""
+    row = await sql.JOB_VIEW.fetchrow(conn, job_id=job_id, slot_keys=slot_keys, with_queue_length=with_queue_length)
+    if row is None:
         return None
-    picked = (await conn.execute(text(sql.PICK_NEXT_JOB), {"pool": pool})).first()
-    if picked is None:
-        return None
-    job = Job.from_row(picked)
-    holder = describe(job.job_type, job.request_data, job.details)
-    lease = leases.LeaseRequest(
-        holder=str(job.id),
-        attempt=job.attempt + 1,
-        operation=holder.operation,
-        details=holder.details,
-        user_id=job.user_id,
-        username=job.username,
-        task_ref=f"job:{job.id}",
-        ttl=ttl,
-    )
-    if not await _acquire_all(conn, [keys, *([key] for key in job.locks)], lease):
-        return None  # another claimer took the last slot (or a key) first; nothing was written
-    row = (
-        await conn.execute(text(sql.MARK_RUNNING), {"job_id": job.id, "attempt": job.attempt, "worker_id": worker_id})
-    ).one()
-    return Job.from_row(row)
-
-
-async def _acquire_all(conn: AsyncConnection, choices: list[list[str]], lease: leases.LeaseRequest) -> bool:
-    """Take one key of each choice (the first free GPU slot, then each extra key), or none at all."""
-    if len(choices) == 1:  # one statement: it takes the lease or writes nothing
-        return await leases.try_acquire(conn, lease, choices[0]) is not None
-    savepoint = await conn.begin_nested()  # several: a key lost to a concurrent claimer undoes the others
-    for keys in choices:
-        if await leases.try_acquire(conn, lease, keys) is None:
-            await savepoint.rollback()
-            return False
-    await savepoint.commit()
-    return True
-
-
-async def heartbeat(conn: AsyncConnection, job: Job, ttl: float) -> tuple[bool, bool]:
-    """Extend the job's leases. Returns (still_held, cancel_requested)."""
-    rows = (await conn.execute(text(sql.HEARTBEAT), {"holder": str(job.id), "attempt": job.attempt, "ttl": ttl})).all()
-    return bool(rows), any(row.cancel_requested_at is not None for row in rows)
-
-
-async def update_progress(conn: AsyncConnection, job: Job, progress: dict[str, Any]) -> bool:
-    result = await conn.execute(
-        text(sql.UPDATE_PROGRESS), {"job_id": job.id, "attempt": job.attempt, "progress": _dumps(progress)}
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def _finish(conn: AsyncConnection, sql: str, job: Job, worker_id: str, **params: Any) -> bool:
-    params.setdefault("message", None)
-    row = (
-        await conn.execute(text(sql), {"job_id": job.id, "attempt": job.attempt, "worker_id": worker_id, **params})
-    ).first()
-    return row is not None
-
-
-async def complete(
-    conn: AsyncConnection, job: Job, worker_id: str, result: dict[str, Any], progress: dict[str, Any]
-) -> bool:
-    """Mark a running job completed. False when the fence rejected it (the job is no longer ours)."""
-    return await _finish(conn, sql.COMPLETE_JOB, job, worker_id, result=_dumps(result), progress=_dumps(progress))
-
-
-async def fail(
-    conn: AsyncConnection, job: Job, worker_id: str, message: str, error_kind: str, progress: dict[str, Any]
-) -> bool:
-    return await _finish(
-        conn, sql.FAIL_JOB, job, worker_id, message=message, error_kind=error_kind, progress=_dumps(progress)
+    return Place(
+        job=Job.from_row(row),
+        position=row["position"],
+        holders=row["holders"],
+        ahead={kind: int(count) for kind, count in row["ahead_types"].items()},
+        mean_seconds={kind: float(value) if value is not None else None for kind, value in row["mean_seconds"].items()},
+        queue_length=row["queue_length"],
     )
 
 
-async def schedule_retry(conn: AsyncConnection, job: Job, worker_id: str, message: str, delay: float) -> bool:
-    return await _finish(conn, sql.RETRY_JOB, job, worker_id, message=message, delay=delay)
+async def queue_length(conn: Executor, pool: str) -> int:
+    return int(await sql.QUEUE_LENGTH.fetchval(conn, pool=pool))
 
 
-async def mark_cancelled(
-    conn: AsyncConnection, job: Job, worker_id: str, message: str, progress: dict[str, Any]
-) -> bool:
-    return await _finish(conn, sql.CANCEL_RUNNING_JOB, job, worker_id, message=message, progress=_dumps(progress))
+async def mean_run_seconds(conn: Executor, pool: str) -> float | None:
+    value = await sql.RECENT_RUN_SECONDS.fetchval(conn, pool=pool)
+    return float(value) if value is not None else None
 
 
-async def requeue(conn: AsyncConnection, job: Job, worker_id: str) -> bool:
-    return await _finish(conn, sql.REQUEUE_JOB, job, worker_id, message="re-queued: worker shutting down")
+# ---- claiming, running, finishing --------------------------------------------------------------------
 
 
-async def request_cancel(conn: AsyncConnection, job_id: uuid.UUID, by: str) -> str | None:
-    """Cancel a job: a queued one at once, a running one through its worker. Returns the job's
-    status after the call (`cancelled`, or `running` while its worker stops it), or None when the
-    job was already finished."""
+@dataclass(frozen=True)
+class Slots:
+    """What a claim needs to know besides the job: the pool's slot keys, the lease's length, how long an
+    expired job lease stays untouchable, and the names the lock shows per job type."""
+
+    pool: str
+    keys: list[str]
+    ttl: float
+    grace: float
+    operations: Mapping[str, str]
+
+    def params(self, worker_id: str) -> dict[str, Any]:
+        return {
+            "pool": self.pool,
+            "worker_id": worker_id,
+            "ttl": self.ttl,
+            "job_types": list(self.operations),
+            "operations": list(self.operations.values()),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    job: Job
+    slot: str  # the lease key of the GPU slot it holds
+
+
+async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
+    """Claim the next eligible job together with a free GPU slot (one statement), or nothing.
+
+    A claim can lose a race: a concurrent claimer committed the slot it chose after this statement's
+    snapshot was taken (or an extra lease key was taken meanwhile). Then it tries again, with a fresh
+    snapshot, as long as there may be another free slot: no claim gives up while a slot is free. Each
+    lost race means another claimer took a slot, so this ends; the bound is only a safety net."""
+    for _ in range(10 * len(slots.keys) + 10):
+        row = await sql.CLAIM.fetchrow(conn, slot_keys=slots.keys, grace=slots.grace, **slots.params(worker_id))
+        if row is None:
+            return None  # no free slot, or no eligible job
+        if row["id"] is not None:
+            return Claimed(Job.from_row(row), row["slot"])
+        if row["leases_taken"]:  # leases taken but the job not started: give them back
+            await sql.RELEASE_UNSTARTED.execute(conn, job_id=row["picked_id"], attempt=row["picked_attempt"])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    key: str
+    job_id: uuid.UUID | None
+    attempt: int | None
+    cancel_requested: bool
+
+
+async def heartbeat(conn: Executor, worker_id: str, ttl: float) -> list[Renewal]:
+    """Renew every live lease of this worker; what was renewed (a lease missing here was lost)."""
+    rows = await sql.HEARTBEAT.fetch(conn, worker_id=worker_id, ttl=ttl)
+    return [Renewal(row["key"], row["job_id"], row["attempt"], bool(row["cancel_requested"])) for row in rows]
+
+
+async def write_progress(conn: Executor, updates: list[tuple[uuid.UUID, int, dict[str, Any]]]) -> set[uuid.UUID]:
+    """Progress of several running jobs in one statement (fenced by attempt); the ids written."""
+    rows = await sql.UPDATE_PROGRESS.fetch(
+        conn,
+        job_ids=[job_id for job_id, _, _ in updates],
+        attempts=[attempt for _, attempt, _ in updates],
+        progress=[progress for _, _, progress in updates],
+    )
+    return {row["id"] for row in rows}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a running job ended: `kind` is one of sql.OUTCOMES."""
+
+    kind: str
+    result: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    message: str | None = None
+    error_kind: str | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    job: Job | None  # the job as written; None when the fence rejected the write (no longer ours)
+    next: Claimed | None  # the job its slot was handed to, already marked running
+
+
+async def finish(
+    conn: Executor, claimed: Claimed, outcome: Outcome, *, worker_id: str, slots: Slots, hand_on: bool
+) -> Finished:
+    """Write the outcome (fenced by attempt); with `hand_on`, give the slot to the next job in the same
+    statement, else free it."""
+    job = claimed.job
+    rows = await sql.FINISH.fetch(
+        conn,
+        outcome=outcome.kind,
+        result=outcome.result,
+        progress=outcome.progress,
+        message=outcome.message,
+        error_kind=outcome.error_kind,
+        delay=outcome.delay,
+        job_id=job.id,
+        attempt=job.attempt,
+        slot=claimed.slot,
+        hand_on=hand_on,
+        **slots.params(worker_id),
+    )
+    finished = next((Job.from_row(row) for row in rows if row["what"] == "finished"), None)
+    started = next((Claimed(Job.from_row(row), row["slot"]) for row in rows if row["what"] == "started"), None)
+    return Finished(finished, started)
+
+
+# ---- cancel, retry -----------------------------------------------------------------------------------
+
+
+async def request_cancel(conn: Executor, job_id: uuid.UUID, by: str) -> str | None:
+    """Cancel a job: a queued one at once, a running one through its worker. Returns the job's status
+    after the call (`cancelled`, or `running` while its worker stops it), or None when the job was
+    already finished."""
     message = f"Cancelled by {by}."
-    row = (await conn.execute(text(sql.CANCEL_QUEUED_JOB), {"job_id": job_id, "message": message})).first()
+    row = await sql.CANCEL_QUEUED_JOB.fetchrow(conn, job_id=job_id, message=message)
     if row is not None:
-        return str(row.status)
-    row = (await conn.execute(text(sql.REQUEST_CANCEL_RUNNING_JOB), {"job_id": job_id})).first()
-    return str(row.status) if row is not None else None
+        return str(row["status"])
+    row = await sql.REQUEST_CANCEL_RUNNING_JOB.fetchrow(conn, job_id=job_id)
+    return str(row["status"]) if row is not None else None
 
 
-async def rescue_lost_jobs(conn: AsyncConnection) -> list[tuple[uuid.UUID, str]]:
-    rows = (await conn.execute(text(sql.RESCUE_LOST_JOBS))).all()
-    return [(uuid.UUID(str(row.id)), str(row.status)) for row in rows]
+async def retry_ended(conn: Executor, job_id: uuid.UUID, *, by: str, quota: int) -> Job | None:
+    """A failed or cancelled job queued again with a fresh retry budget; None if it was not ended.
+    Raises QuotaExceeded when its user already has `quota` jobs queued."""
+    try:
+        row = await sql.RETRY_ENDED_JOB.fetchrow(conn, job_id=job_id, message=f"retried by {by}", quota=quota)
+    except asyncpg.PostgresError as error:
+        raise _quota_exceeded(error, quota) or error from None
+    return Job.from_row(row) if row is not None else None
 
 
-async def expire_queued_jobs(conn: AsyncConnection) -> list[uuid.UUID]:
+# ---- background services ---------------------------------------------------------------------------
+
+
+async def rescue_lost_jobs(conn: Executor) -> list[tuple[uuid.UUID, str]]:
+    rows = await sql.RESCUE_LOST_JOBS.fetch(conn)
+    return [(row["id"], str(row["status"])) for row in rows]
+
+
+async def expire_queued_jobs(conn: Executor) -> list[uuid.UUID]:
     """Fail queued jobs past their queue deadline; their ids."""
-    return [uuid.UUID(str(row.id)) for row in await conn.execute(text(sql.EXPIRE_QUEUED_JOBS))]
+    return [row["id"] for row in await sql.EXPIRE_QUEUED_JOBS.fetch(conn)]
 
 
-async def next_run_at(conn: AsyncConnection, pool: str) -> datetime | None:
-    return (await conn.execute(text(sql.NEXT_RUN_AT), {"pool": pool})).scalar_one()
+async def next_run_at(conn: Executor, pool: str) -> datetime | None:
+    return await sql.NEXT_RUN_AT.fetchval(conn, pool=pool)
 
 
-async def delete_old_jobs(conn: AsyncConnection, days: float, batch: int = 10_000) -> int:
+async def delete_old_jobs(conn: Executor, days: float, batch: int = 10_000) -> int:
     """Retention: finished jobs older than `days`; never queued or running ones."""
     deleted = 0
     while True:
-        count = len((await conn.execute(text(sql.DELETE_OLD_JOBS), {"days": days, "batch": batch})).all())
+        count = len(await sql.DELETE_OLD_JOBS.fetch(conn, days=days, batch=batch))
         deleted += count
         if count < batch:
             return deleted
+
+
+# ---- lists and figures -------------------------------------------------------------------------------
+
+
+async def list_jobs(conn: Executor, **filters: Any) -> list[Job]:
+    return [Job.from_row(row) for row in await sql.LIST_JOBS.fetch(conn, **filters)]
+
+
+async def job_stats(conn: Executor, *, user_id: str | None, since: datetime | None) -> list[asyncpg.Record]:
+    return await sql.JOB_STATS.fetch(conn, user_id=user_id, since=since)

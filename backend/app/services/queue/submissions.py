@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from app.config import Settings
+from app.db import Executor
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from app.models.job import TERMINAL_STATUSES, JobStatus
 from app.schemas.jobs import SubmitJob
@@ -22,11 +20,13 @@ from app.services.accounts.users import User
 from app.services.job_types import JOB_TYPES
 from app.services.leases import gpu
 from app.services.leases import service as leases
-from app.services.queue import sql, store
+from app.services.leases.gpu import GPU_POOL
+from app.services.queue import store
 from app.services.queue.errors import PermanentError
 
 T = TypeVar("T")
 DEFAULT_PRIORITY = 0
+MIN_SECONDS_LEFT = 3.0  # what a running job is assumed to still need, however long it already ran
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class GpuBusy(Conflict):
 
 
 async def submit(
-    conn: AsyncConnection,
+    conn: Executor,
     user: User,
     body: SubmitJob,
     settings: Settings,
@@ -53,6 +53,46 @@ async def submit(
     *,
     reject_if_busy: bool = False,
 ) -> Submitted:
+    """Validate and queue a job (one statement, the quota checked in it), then where it stands (one more)."""
+    new, request = _new_job(user, body, settings, idempotency_key)
+    await JOB_TYPES[new.job_type].authorize(conn, user, request)
+    keys = gpu.slot_keys(GPU_POOL, settings.max_concurrent_jobs)
+    if reject_if_busy:
+        lock = await gpu.gpu_lock(conn, GPU_POOL, settings.max_concurrent_jobs)
+        if lock.locked:
+            first = lock.holders[0]
+            holders = [holder.as_dict() for holder in lock.holders]
+            raise GpuBusy(gpu.busy_message(first), {"holder": first.as_dict(), "holders": holders})
+    try:
+        enqueued = await store.enqueue(conn, new, quota=settings.max_queued_per_user)
+    except store.QuotaExceeded as error:
+        raise TooManyRequests(
+            f"You already have {error.limit} jobs queued (MAX_QUEUED_PER_USER={error.limit}). "
+            "Wait for some to finish, or cancel some.",
+            {"queued": error.limit, "limit": error.limit},
+            retry_after=max(5, int(await store.mean_run_seconds(conn, GPU_POOL) or 30)),
+        ) from None
+    if not enqueued.created:
+        _check_same_request(enqueued.job, new)
+    place = await store.place(conn, enqueued.job.id, slot_keys=keys, with_queue_length=True)
+    assert place is not None
+    return Submitted(
+        job=enqueued.job,
+        created=enqueued.created,
+        # Already started (a slot was free and a processor took it at once): it was first in the queue.
+        position=place.position if place.job.status == JobStatus.QUEUED else 0,
+        eta_seconds=eta_seconds(place, settings.max_concurrent_jobs),
+        lock=gpu.GpuLock(
+            capacity=settings.max_concurrent_jobs,
+            holders=[leases.holder_from(holder) for holder in place.holders],
+            queue_length=place.queue_length or 0,
+        ),
+    )
+
+
+def _new_job(user: User, body: SubmitJob, settings: Settings, idempotency_key: str | None) -> tuple[store.NewJob, Any]:
+    """The job to queue, once the body is known good (a registered type, a request it accepts, a
+    priority this user may set, lease keys that are not GPU slots), and its parsed request."""
     _check_storable(body.model_dump(), "body")
     kind = JOB_TYPES.get(body.job_type)
     if kind is None:
@@ -64,7 +104,6 @@ async def submit(
         request = kind.parse(body.request)
     except PermanentError as error:
         raise InvalidInput(str(error), {"field": "request"}) from error
-    await kind.authorize(conn, user, request)
     if body.priority > DEFAULT_PRIORITY and not user.is_admin:
         raise Forbidden(
             f"priority {body.priority} is above the default ({DEFAULT_PRIORITY}): only admins may raise a job's "
@@ -73,25 +112,6 @@ async def submit(
         )
     for key in body.locks:
         leases.check_resource_key(key)
-    lock = await gpu.gpu_lock(conn, "gpu", settings.max_concurrent_jobs)
-    if reject_if_busy and lock.locked:
-        first = lock.holders[0]
-        raise GpuBusy(
-            gpu.busy_message(first), {"holder": first.as_dict(), "holders": [h.as_dict() for h in lock.holders]}
-        )
-    queued = (
-        await conn.execute(
-            text(sql.QUEUED_COUNT_FOR_USER),
-            {"pool": "gpu", "user_id": user.id, "limit": settings.max_queued_per_user},
-        )
-    ).scalar_one()
-    if queued >= settings.max_queued_per_user:
-        raise TooManyRequests(
-            f"You already have {queued} jobs queued (MAX_QUEUED_PER_USER={settings.max_queued_per_user}). "
-            "Wait for some to finish, or cancel some.",
-            {"queued": queued, "limit": settings.max_queued_per_user},
-            retry_after=max(5, int(await _mean_run_seconds(conn, "gpu") or 30)),
-        )
     deadline = (
         datetime.now(UTC) + timedelta(seconds=body.queue_deadline_seconds) if body.queue_deadline_seconds else None
     )
@@ -106,17 +126,19 @@ async def submit(
         timeout_seconds=_first_set(body.timeout_seconds, kind.default_timeout_seconds),
         queue_deadline=deadline,
         idempotency_key=idempotency_key,
-        locks=tuple(body.locks),
+        locks=tuple(dict.fromkeys(body.locks)),  # each key once
     )
-    enqueued = await store.enqueue(conn, new)
-    place = await position(conn, enqueued.job)
-    return Submitted(
-        job=enqueued.job,
-        created=enqueued.created,
-        position=place,
-        eta_seconds=await eta_seconds(conn, enqueued.job, place, lock.holders, settings.max_concurrent_jobs),
-        lock=lock,
-    )
+    return new, request
+
+
+def _check_same_request(existing: store.Job, new: store.NewJob) -> None:
+    """An Idempotency-Key names one request: the same key with another body is a mistake, not a replay."""
+    if (existing.job_type, existing.request_data) != (new.job_type, new.request_data):
+        raise InvalidInput(
+            f"Idempotency-Key {new.idempotency_key!r} was already used for job {existing.id} with a different "
+            "request: send the same request to get that job back, or use a new key for a new job.",
+            {"field": "Idempotency-Key", "job_id": str(existing.id)},
+        )
 
 
 def _check_storable(value: Any, where: str) -> None:
@@ -149,26 +171,46 @@ def _first_set(*values: T) -> T | None:
     return next((value for value in values if value is not None), None)
 
 
-async def _mean_run_seconds(conn: AsyncConnection, pool: str) -> float | None:
-    value = (await conn.execute(text(sql.RECENT_RUN_SECONDS), {"pool": pool})).scalar_one()
-    return float(value) if value is not None else None
-
-
-async def eta_seconds(
-    conn: AsyncConnection, job: store.Job, place: int | None, holders: list[leases.Holder], capacity: int
-) -> float | None:
-    """Seconds until the job starts: the jobs ahead of it, at the recent mean run time, spread over
-    the slots, plus what is left of the running ones. None until a job of the pool has completed."""
-    if job.status != JobStatus.QUEUED or place is None:
+def eta_seconds(place: store.Place, slots: int) -> float | None:
+    """Seconds until a queued job starts: what is left of the running jobs (each one's expected run time
+    from recent history minus how long it has run, never below a few seconds while it runs) plus the
+    expected run time of each job ahead of it, shared over the slots. None while any of those has no
+    history yet ("no estimate yet" beats a made-up number)."""
+    if place.position is None:
         return None
-    mean = await _mean_run_seconds(conn, job.pool)
-    if mean is None:
+    left: list[float] = []
+    for holder in place.holders:
+        if holder["job_type"] is None:  # held by hand (maintenance): until its lease ends
+            left.append(max(MIN_SECONDS_LEFT, float(holder["expires_in"])))
+            continue
+        mean = place.mean_seconds.get(holder["job_type"])
+        if mean is None:
+            return None
+        left.append(max(MIN_SECONDS_LEFT, mean - float(holder["elapsed_seconds"])))
+    ahead = _expected_ahead(place)
+    if ahead is None:
         return None
-    running_left = sum(max(0.0, mean - holder.elapsed_seconds) for holder in holders) / max(1, capacity)
-    return round(running_left + place * mean / max(1, capacity), 1)
+    free_now = slots - len(left)
+    if free_now > place.position:
+        return 0.0
+    total = (sum(left) + ahead) / max(1, slots)
+    return round(max(total, min(left, default=0.0)), 1)
 
 
-async def get_owned(conn: AsyncConnection, user: User, job_id: uuid.UUID) -> store.Job:
+def _expected_ahead(place: store.Place) -> float | None:
+    """Expected run time of the jobs ahead: their count times the mean of their job types' run times."""
+    if not place.position:
+        return 0.0
+    counted = sum(place.ahead.values())
+    kinds = place.ahead if counted else {place.job.job_type: 1}
+    means = [place.mean_seconds.get(kind) for kind in kinds]
+    if any(mean is None for mean in means):
+        return None
+    per_job = sum(n * mean for n, mean in zip(kinds.values(), means, strict=True)) / sum(kinds.values())  # type: ignore[operator]
+    return place.position * per_job
+
+
+async def get_owned(conn: Executor, user: User, job_id: uuid.UUID) -> store.Job:
     """The job, if this user may see it. Another user's job is 'not found', so ids leak nothing."""
     job = await store.get_job(conn, job_id)
     if job is None or (job.user_id != user.id and not user.is_admin):
@@ -176,11 +218,15 @@ async def get_owned(conn: AsyncConnection, user: User, job_id: uuid.UUID) -> sto
     return job
 
 
-async def position(conn: AsyncConnection, job: store.Job) -> int | None:
-    return await store.queue_position(conn, job.id) if job.status == JobStatus.QUEUED else None
+async def get_owned_place(conn: Executor, user: User, job_id: uuid.UUID, slots: int) -> store.Place:
+    """The job with where it stands (one statement), if this user may see it."""
+    place = await store.place(conn, job_id, slot_keys=gpu.slot_keys(GPU_POOL, slots))
+    if place is None or (place.job.user_id != user.id and not user.is_admin):
+        raise NotFound(f"No job {job_id}.", {"job_id": str(job_id)})
+    return place
 
 
-async def waiting_for(conn: AsyncConnection, job: store.Job) -> list[str]:
+async def waiting_for(conn: Executor, job: store.Job) -> list[str]:
     """For a queued job that names extra lease keys: which of them someone else holds now."""
     if job.status != JobStatus.QUEUED or not job.locks:
         return []
@@ -190,7 +236,7 @@ async def waiting_for(conn: AsyncConnection, job: store.Job) -> list[str]:
     ]
 
 
-async def cancel(conn: AsyncConnection, user: User, job_id: uuid.UUID) -> str:
+async def cancel(conn: Executor, user: User, job_id: uuid.UUID) -> str:
     job = await get_owned(conn, user, job_id)
     status = await store.request_cancel(conn, job.id, by=user.username)
     if status is None:
@@ -198,15 +244,22 @@ async def cancel(conn: AsyncConnection, user: User, job_id: uuid.UUID) -> str:
     return status
 
 
-async def retry(conn: AsyncConnection, user: User, job_id: uuid.UUID) -> store.Job:
+async def retry(conn: Executor, user: User, job_id: uuid.UUID, settings: Settings) -> store.Job:
+    """Queue a failed or cancelled job again, with a fresh retry budget, within the user's quota."""
     job = await get_owned(conn, user, job_id)
-    params = {"job_id": job.id, "message": f"retried by {user.username}"}
-    if (await conn.execute(text(sql.RETRY_ENDED_JOB), params)).first() is None:
+    try:
+        retried = await store.retry_ended(conn, job.id, by=user.username, quota=settings.max_queued_per_user)
+    except store.QuotaExceeded as error:
+        raise TooManyRequests(
+            f"You already have {error.limit} jobs queued (MAX_QUEUED_PER_USER={error.limit}); retry this one "
+            "when some have finished, or cancel some.",
+            {"queued": error.limit, "limit": error.limit},
+            retry_after=max(5, int(await store.mean_run_seconds(conn, GPU_POOL) or 30)),
+        ) from None
+    if retried is None:
         raise Conflict(
             f"Job {job_id} is {job.status}: only failed or cancelled jobs can be retried.", {"status": job.status}
         )
-    retried = await store.get_job(conn, job.id)
-    assert retried is not None
     return retried
 
 
@@ -225,7 +278,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_jobs(
-    conn: AsyncConnection,
+    conn: Executor,
     user: User,
     *,
     statuses: list[str] | None,
@@ -237,48 +290,42 @@ async def list_jobs(
 ) -> tuple[list[store.Job], str | None]:
     """Newest first. Admins see everyone's jobs with `all_users`; others only ever their own."""
     before_created, before_id = decode_cursor(cursor) if cursor else (None, None)
-    rows = await conn.execute(
-        text(sql.LIST_JOBS),
-        {
-            "user_id": None if (all_users and user.is_admin) else user.id,
-            "status": statuses or None,
-            "job_type": job_type,
-            "since": since,
-            "before_created": before_created,
-            "before_id": before_id,
-            "limit": limit + 1,
-        },
+    found = await store.list_jobs(
+        conn,
+        user_id=None if (all_users and user.is_admin) else user.id,
+        status=statuses or None,
+        job_type=job_type,
+        since=since,
+        before_created=before_created,
+        before_id=before_id,
+        limit=limit + 1,
     )
-    found = [store.Job.from_row(row) for row in rows]
     page = found[:limit]
     return page, encode_cursor(page[-1]) if len(found) > limit else None
 
 
 async def stats(
-    conn: AsyncConnection, user: User, *, since: datetime | None, all_users: bool, pool: str = "gpu"
+    conn: Executor, user: User, *, since: datetime | None, all_users: bool, pool: str = GPU_POOL
 ) -> dict[str, Any]:
-    rows = await conn.execute(
-        text(sql.JOB_STATS), {"user_id": None if (all_users and user.is_admin) else user.id, "since": since}
-    )
+    rows = await store.job_stats(conn, user_id=None if (all_users and user.is_admin) else user.id, since=since)
     by_type: dict[str, Any] = {}
     total: dict[str, Any] = {}
     for row in rows:
         figures = _figures(row)
-        if row.job_type is None:
+        if row["job_type"] is None:
             total = figures
         else:
-            by_type[row.job_type] = figures
-    length = (await conn.execute(text(sql.QUEUE_LENGTH), {"pool": pool})).scalar_one()
-    return {**(total or _figures(None)), "queue_length": int(length), "by_type": by_type}
+            by_type[row["job_type"]] = figures
+    return {**(total or _figures(None)), "queue_length": await store.queue_length(conn, pool), "by_type": by_type}
 
 
 def _figures(row: Any) -> dict[str, Any]:
     def seconds(name: str) -> float | None:
-        value = getattr(row, name, None) if row is not None else None
+        value = row[name] if row is not None else None
         return round(float(value), 3) if value is not None else None
 
     counts = {
-        name: int(getattr(row, name) or 0) if row is not None else 0
+        name: int(row[name] or 0) if row is not None else 0
         for name in ("total", "queued", "running", "completed", "failed", "cancelled", "retries")
     }
     ended = counts["completed"] + counts["failed"]
@@ -290,14 +337,13 @@ def _figures(row: Any) -> dict[str, Any]:
     }
 
 
-async def wait_for_end(engine: AsyncEngine, job_id: uuid.UUID, within: float) -> store.Job | None:
+async def wait_for_end(db: Executor, job_id: uuid.UUID, within: float) -> store.Job | None:
     """For `?wait=`: the job once it has ended, or None if it is still going after `within` seconds.
     Polls the row (cheap, indexed by primary key) at a gentle, growing interval."""
     deadline = time.monotonic() + within
     interval = 0.02
     while True:
-        async with engine.connect() as conn:
-            job = await store.get_job(conn, job_id)
+        job = await store.get_job(db, job_id)
         if job is None or job.status in TERMINAL_STATUSES:
             return job
         remaining = deadline - time.monotonic()

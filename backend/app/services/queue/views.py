@@ -3,12 +3,11 @@ Socket.IO events, so a page can treat `job:update` and `GET …/status` alike.""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+import uuid
 
-from app.models.job import JobStatus
+from app.db import Executor
 from app.schemas.jobs import GpuLockView, JobView
 from app.services.leases import gpu
-from app.services.leases import service as leases
 from app.services.queue import store, submissions
 
 
@@ -36,14 +35,18 @@ def status_view(
     )
 
 
-async def current_status(conn: AsyncConnection, job: store.Job, capacity: int) -> JobView:
+async def place_view(db: Executor, place: store.Place, slots: int) -> JobView:
     """The status with, for a queued job, its place in the queue, ETA and the leases it waits for."""
-    if job.status != JobStatus.QUEUED:
-        return status_view(job)
-    place = await submissions.position(conn, job)
-    holders = await leases.active(conn, keys=gpu.slot_keys(job.pool, capacity))  # not the queue length: unused
-    eta = await submissions.eta_seconds(conn, job, place, holders, capacity)
-    return status_view(job, place, eta, await submissions.waiting_for(conn, job))
+    waiting = await submissions.waiting_for(db, place.job)  # no query unless it names extra lease keys
+    return status_view(place.job, place.position, submissions.eta_seconds(place, slots), waiting)
+
+
+async def current_status(db: Executor, job_id: uuid.UUID, slots: int) -> tuple[store.Job, JobView] | None:
+    """The job and its status view, read now (one statement), or None if it is gone."""
+    place = await store.place(db, job_id, slot_keys=gpu.slot_keys(gpu.GPU_POOL, slots))
+    if place is None:
+        return None
+    return place.job, await place_view(db, place, slots)
 
 
 def lock_view(lock: gpu.GpuLock) -> GpuLockView:

@@ -14,12 +14,13 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from app.schemas.jobs import JobView
 from app.services.leases import gpu
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any], list[str] | None], Awaitable[Any]]
 
 LOCK_INTERVAL = 0.1  # seconds between two lock:update events, at most
+REMEMBERED_JOBS = 10_000  # jobs whose last update time is kept to drop stale updates
 
 
 def job_rooms(job_id: uuid.UUID | str, user_id: str) -> list[str]:
@@ -52,18 +54,21 @@ class Events:
     def __init__(
         self,
         emit: Emit,
-        engine: AsyncEngine,
+        db: asyncpg.Pool,
         *,
         capacity: int,
         pool: str = "gpu",
         progress_interval: float = 0.1,
     ) -> None:
         self._emit = emit
-        self._engine = engine
+        self._db = db
         self._capacity = capacity
         self._pool = pool
         self._progress_interval = progress_interval
         self._job_events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        # When each job's last job:update was written (its row's updated_at): an older snapshot that
+        # arrives later (a submission announced after its job already started) is not sent.
+        self._last_sent: OrderedDict[uuid.UUID, datetime] = OrderedDict()
         self._progress: dict[uuid.UUID, _PendingProgress] = {}
         self._lock_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -145,7 +150,7 @@ class Events:
                     await self._emit("job:progress", payload, job_rooms(payload["job_id"], user_id))
                 else:
                     await self._send_job_update(*args)
-            except (OSError, DBAPIError, OperationalError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("could not send a job event (%s); clients catch up from the status endpoint", error)
             except Exception:
                 log.exception("could not send a job event")
@@ -156,12 +161,24 @@ class Events:
         if snapshot is not None:
             job, status = snapshot, status or views.status_view(snapshot)
         else:
-            async with self._engine.connect() as conn:
-                found = await store.get_job(conn, job_id)
-                if found is None:
-                    return  # deleted meanwhile
-                job, status = found, await views.current_status(conn, found, self._capacity)
+            current = await views.current_status(self._db, job_id, self._capacity)
+            if current is None:
+                return  # deleted meanwhile
+            job, status = current
+        if not self._newer(job):
+            return
         await self._emit("job:update", status.model_dump(mode="json"), job_rooms(job_id, job.user_id))
+
+    def _newer(self, job: store.Job) -> bool:
+        """Whether `job` is a later state than the last one sent for it (and remember it if so)."""
+        last = self._last_sent.get(job.id)
+        if last is not None and job.updated_at < last:
+            return False
+        self._last_sent[job.id] = job.updated_at
+        self._last_sent.move_to_end(job.id)
+        if len(self._last_sent) > REMEMBERED_JOBS:
+            self._last_sent.popitem(last=False)
+        return True
 
     async def _send_lock_updates(self) -> None:
         while True:
@@ -169,10 +186,9 @@ class Events:
             self._lock_changed.clear()  # a change from now on triggers the next update
             started = time.monotonic()
             try:
-                async with self._engine.connect() as conn:
-                    lock = await gpu.gpu_lock(conn, self._pool, self._capacity)
+                lock = await gpu.gpu_lock(self._db, self._pool, self._capacity)
                 await self._emit("lock:update", views.lock_view(lock).model_dump(mode="json"), None)
-            except (OSError, DBAPIError, OperationalError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("could not send the lock state (%s)", error)
             except Exception:  # keep the loop alive: the next change sends the state again
                 log.exception("could not send the lock state")

@@ -10,8 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
+from app.db import Executor
 from app.models.job import TERMINAL_STATUSES, JobStatus
 from app.services.queue import store
 from app.services.queue.progress import ProgressHub
@@ -29,7 +28,7 @@ class Ended:
     job: store.Job
 
 
-async def follow(engine: AsyncEngine, hub: ProgressHub | None, job_id: uuid.UUID) -> AsyncIterator[Text | Ended]:
+async def follow(db: Executor, hub: ProgressHub | None, job_id: uuid.UUID) -> AsyncIterator[Text | Ended]:
     """Text deltas in order, then Ended with the finished job."""
     inbox = hub.subscribe(job_id) if hub is not None else None
     sent = 0  # characters of the job's text already yielded
@@ -42,8 +41,7 @@ async def follow(engine: AsyncEngine, hub: ProgressHub | None, job_id: uuid.UUID
                     sent += len(delta)
                     yield Text(delta)
                 continue
-            async with engine.connect() as conn:
-                job = await store.get_job(conn, job_id)
+            job = await store.get_job(db, job_id)
             if job is None:
                 return
             text = str(job.progress.get("text", ""))

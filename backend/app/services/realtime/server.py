@@ -68,9 +68,9 @@ def create_server(app: FastAPI, cors_origins: list[str]) -> socketio.AsyncServer
         except ValueError:
             return {"ok": False, "error": {"code": "invalid_input", "message": "Send {job_id: '<uuid>'}."}}
         try:
-            async with app.state.engine.connect() as conn:
-                job = await submissions.get_owned(conn, user, job_id)
-                status = await views.current_status(conn, job, app.state.settings.max_concurrent_jobs)
+            slots = app.state.settings.max_concurrent_jobs
+            place = await submissions.get_owned_place(app.state.db, user, job_id, slots)
+            status = await views.place_view(app.state.db, place, slots)
         except NotFound as error:
             return {"ok": False, "error": {"code": "not_found", "message": error.message}}
         await sio.enter_room(sid, f"job:{job_id}")

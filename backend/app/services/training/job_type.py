@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
+from app.db import Executor
 from app.services.accounts.users import User
 from app.services.ollama import names as model_names
 from app.services.ollama import system_settings
@@ -89,7 +89,7 @@ class TrainingJob(JobType[TrainingRequest]):
     default_max_retries = 0  # a retry would run the whole training again: only on request
     request_model = TrainingRequest
 
-    async def authorize(self, conn: AsyncConnection, user: User, request: TrainingRequest) -> None:
+    async def authorize(self, conn: Executor, user: User, request: TrainingRequest) -> None:
         await training_sets.get_owned(conn, user, request.training_set_id)  # 404 unless yours (or admin)
 
     async def run(self, ctx: JobContext, request: TrainingRequest) -> dict[str, Any]:
@@ -97,8 +97,8 @@ class TrainingJob(JobType[TrainingRequest]):
         settings, job = ctx.settings, ctx.job
         model_name = request.model_name or default_model_name(request.base_model, job.id)
         ctx.progress.update(percent=0, message="preparing the training examples")
-        async with ctx.engine.connect() as conn:
-            examples = await training_sets.examples(conn, request.training_set_id)
+        assert ctx.db is not None
+        examples = await training_sets.examples(ctx.db, request.training_set_id)
         workdir = (settings.training_dir or settings.data_dir / "training").resolve() / str(job.id)
         output, data = workdir / "output", workdir / "train.jsonl"
         await asyncio.to_thread(write_examples, data, examples)

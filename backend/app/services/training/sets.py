@@ -9,28 +9,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from app.db import Executor, Statement
 from app.errors import InvalidInput, NotFound
 from app.services.accounts.users import User
 
-TRAINING_SET_INSERT = """
+TRAINING_SET_INSERT = Statement("""
 INSERT INTO training_sets (id, user_id, name, examples, example_count)
-VALUES (:id, :user_id, :name, CAST(:examples AS jsonb), :count)
+VALUES (:id, :user_id, :name, :examples::jsonb, :count)
 RETURNING id, user_id, name, example_count, created_at
-"""
+""")
 
-TRAINING_SET_GET = """
+TRAINING_SET_GET = Statement("""
 SELECT id, user_id, name, example_count, created_at FROM training_sets WHERE id = :id
-"""
+""")
 
-TRAINING_SET_EXAMPLES = "SELECT examples FROM training_sets WHERE id = :id"
+TRAINING_SET_EXAMPLES = Statement("SELECT examples FROM training_sets WHERE id = :id")
 
-TRAINING_SETS_OF_USER = """
+TRAINING_SETS_OF_USER = Statement("""
 SELECT id, user_id, name, example_count, created_at FROM training_sets
 WHERE user_id = :user_id OR :all_users ORDER BY created_at DESC LIMIT :limit
-"""
+""")
 
 MAX_EXAMPLES = 100_000
 MAX_REPORTED_PROBLEMS = 50
@@ -96,38 +94,28 @@ def parse_jsonl(body: str, field: str = "examples") -> list[dict[str, str]]:
     return examples
 
 
-async def store(conn: AsyncConnection, user: User, name: str, examples: list[dict[str, str]]) -> TrainingSet:
-    row = (
-        await conn.execute(
-            text(TRAINING_SET_INSERT),
-            {
-                "id": uuid.uuid4(),
-                "user_id": user.id,
-                "name": name,
-                "examples": json.dumps(examples),
-                "count": len(examples),
-            },
-        )
-    ).one()
-    return TrainingSet(**row._asdict())
+async def store(conn: Executor, user: User, name: str, examples: list[dict[str, str]]) -> TrainingSet:
+    row = await TRAINING_SET_INSERT.fetchrow(
+        conn, id=uuid.uuid4(), user_id=user.id, name=name, examples=examples, count=len(examples)
+    )
+    assert row is not None
+    return TrainingSet(**row)
 
 
-async def get_owned(conn: AsyncConnection, user: User, set_id: uuid.UUID) -> TrainingSet:
-    row = (await conn.execute(text(TRAINING_SET_GET), {"id": set_id})).first()
-    if row is None or (row.user_id != user.id and not user.is_admin):
+async def get_owned(conn: Executor, user: User, set_id: uuid.UUID) -> TrainingSet:
+    row = await TRAINING_SET_GET.fetchrow(conn, id=set_id)
+    if row is None or (row["user_id"] != user.id and not user.is_admin):
         raise NotFound(f"No training set {set_id}.", {"field": "training_set_id"})
-    return TrainingSet(**row._asdict())
+    return TrainingSet(**row)
 
 
-async def examples(conn: AsyncConnection, set_id: uuid.UUID) -> list[dict[str, str]]:
-    value = (await conn.execute(text(TRAINING_SET_EXAMPLES), {"id": set_id})).scalar_one_or_none()
+async def examples(conn: Executor, set_id: uuid.UUID) -> list[dict[str, str]]:
+    value = await TRAINING_SET_EXAMPLES.fetchval(conn, id=set_id)
     if value is None:
         raise NotFound(f"Training set {set_id} no longer exists.")
     return json.loads(value) if isinstance(value, str) else list(value)
 
 
-async def list_sets(conn: AsyncConnection, user: User, limit: int = 100) -> list[TrainingSet]:
-    rows = await conn.execute(
-        text(TRAINING_SETS_OF_USER), {"user_id": user.id, "all_users": user.is_admin, "limit": limit}
-    )
-    return [TrainingSet(**row._asdict()) for row in rows]
+async def list_sets(conn: Executor, user: User, limit: int = 100) -> list[TrainingSet]:
+    rows = await TRAINING_SETS_OF_USER.fetch(conn, user_id=user.id, all_users=user.is_admin, limit=limit)
+    return [TrainingSet(**row) for row in rows]

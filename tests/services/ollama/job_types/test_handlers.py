@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.services.ollama.job_types.canvas import Diagram
@@ -27,7 +28,7 @@ REPORT = {
 
 
 async def test_generate_passes_options_format_and_system_through(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     request = {
@@ -38,26 +39,26 @@ async def test_generate_passes_options_format_and_system_through(
         "options": {"num_predict": 3, "seed": 7},
         "keep_alive": "10m",
     }
-    done = await job_reaches(engine, (await submit(engine, request=request)).id, TERMINAL)
+    done = await job_reaches(db, (await submit(db, request=request)).id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None and done.result_data["done_reason"] == "length"  # num_predict reached
     assert done.result_data["eval_count"] == 3
 
 
-async def test_chat_assembles_the_streamed_message(engine: AsyncEngine, processor: Processor) -> None:
+async def test_chat_assembles_the_streamed_message(db: asyncpg.Pool, processor: Processor) -> None:
     request = {"model": "tinyllama", "messages": [{"role": "user", "content": "Hello"}]}
-    done = await job_reaches(engine, (await submit(engine, "chat", request=request)).id, TERMINAL)
+    done = await job_reaches(db, (await submit(db, "chat", request=request)).id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None
     assert done.result_data["message"]["role"] == "assistant"
     assert done.result_data["message"]["content"] == done.progress["text"] != ""
 
 
-async def test_embed_single_and_batch(engine: AsyncEngine, processor: Processor, sim: Simulator) -> None:
-    single = await submit(engine, "embed", request={"model": "nomic-embed-text", "input": "hello"})
-    batch = await submit(engine, "embed", request={"model": "nomic-embed-text", "input": ["a", "b", "c"]})
-    one = await job_reaches(engine, single.id, TERMINAL)
-    three = await job_reaches(engine, batch.id, TERMINAL)
+async def test_embed_single_and_batch(db: asyncpg.Pool, processor: Processor, sim: Simulator) -> None:
+    single = await submit(db, "embed", request={"model": "nomic-embed-text", "input": "hello"})
+    batch = await submit(db, "embed", request={"model": "nomic-embed-text", "input": ["a", "b", "c"]})
+    one = await job_reaches(db, single.id, TERMINAL)
+    three = await job_reaches(db, batch.id, TERMINAL)
     assert one.status == three.status == "completed", (one.error_message, three.error_message)
     assert one.result_data is not None and three.result_data is not None
     assert len(one.result_data["embeddings"]) == 1 and len(three.result_data["embeddings"]) == 3
@@ -66,8 +67,8 @@ async def test_embed_single_and_batch(engine: AsyncEngine, processor: Processor,
     assert sim.stats()["requests"]["embed"] == 2
 
 
-async def test_canvas_returns_a_valid_diagram(engine: AsyncEngine, processor: Processor) -> None:
-    done = await job_reaches(engine, (await submit(engine, "canvas", request=CANVAS)).id, TERMINAL)
+async def test_canvas_returns_a_valid_diagram(db: asyncpg.Pool, processor: Processor) -> None:
+    done = await job_reaches(db, (await submit(db, "canvas", request=CANVAS)).id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None and done.result_data["attempts"] == 1
     diagram = Diagram.model_validate(done.result_data)  # nodes with positions, edges between them
@@ -76,10 +77,10 @@ async def test_canvas_returns_a_valid_diagram(engine: AsyncEngine, processor: Pr
 
 
 async def test_canvas_retries_once_with_the_problems_then_succeeds(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     sim.fail("invalid_json", count=1, endpoints=["generate"])
-    done = await job_reaches(engine, (await submit(engine, "canvas", request=CANVAS)).id, TERMINAL)
+    done = await job_reaches(db, (await submit(db, "canvas", request=CANVAS)).id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None and done.result_data["attempts"] == 2
     prompts = [entry["prompt"] for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
@@ -87,29 +88,29 @@ async def test_canvas_retries_once_with_the_problems_then_succeeds(
 
 
 async def test_canvas_fails_clearly_after_two_invalid_answers(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     sim.fail("invalid_json", count=2, endpoints=["generate"])
-    done = await job_reaches(engine, (await submit(engine, "canvas", request=CANVAS)).id, TERMINAL)
+    done = await job_reaches(db, (await submit(db, "canvas", request=CANVAS)).id, TERMINAL)
     assert done.status == "failed" and done.retry_count == 0  # a bad answer is not retried as transient
     assert done.error_message is not None and done.error_message.startswith("The model's diagram was invalid twice")
 
 
 async def test_report_progress_per_section_and_markdown_result(
-    engine: AsyncEngine, processor: Processor, sim: Simulator
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
 ) -> None:
     sim.configure(token_delay=0.03, tokens=20)
-    job = await submit(engine, "report", request=REPORT)
+    job = await submit(db, "report", request=REPORT)
     messages: set[str] = set()
 
     async def finished() -> bool:
-        current = await job_reaches(engine, job.id, {"queued", "running", *TERMINAL})
+        current = await job_reaches(db, job.id, {"queued", "running", *TERMINAL})
         if current.progress.get("message"):
             messages.add(current.progress["message"])
         return current.status in TERMINAL
 
     await until(finished, within=30, what="report finished")
-    done = await job_reaches(engine, job.id, TERMINAL)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert {"section 1 of 3: Summary", "section 2 of 3: Findings", "section 3 of 3: Recommendations"} <= messages
     assert done.result_data is not None
@@ -124,57 +125,58 @@ async def test_report_progress_per_section_and_markdown_result(
     assert sim.stats()["requests"]["generate"] == 3
 
 
-async def test_cancelling_a_report_stops_mid_section(engine: AsyncEngine, processor: Processor, sim: Simulator) -> None:
+async def test_cancelling_a_report_stops_mid_section(
+    engine: AsyncEngine, db: asyncpg.Pool, processor: Processor, sim: Simulator
+) -> None:
     from app.services.queue import store
 
     sim.configure(token_delay=0.05, tokens=200)
-    job = await submit(engine, "report", request=REPORT)
+    job = await submit(db, "report", request=REPORT)
     await until(lambda: sim.stats()["in_flight"] == 1, what="first section generating")
-    async with engine.begin() as conn:
-        await store.request_cancel(conn, job.id, by="alice")
-    done = await job_reaches(engine, job.id, TERMINAL, within=5)
+    await store.request_cancel(db, job.id, by="alice")
+    done = await job_reaches(db, job.id, TERMINAL, within=5)
     assert done.status == "cancelled"
     stats = sim.stats()
     assert stats["disconnects"] == 1 and stats["requests"]["generate"] == 1  # no later section started
-    assert await leases_held(engine) == 0
+    assert await leases_held(db) == 0
 
 
-async def test_pull_reports_bytes_and_percent(engine: AsyncEngine, processor: Processor, sim: Simulator) -> None:
+async def test_pull_reports_bytes_and_percent(db: asyncpg.Pool, processor: Processor, sim: Simulator) -> None:
     sim.configure(pull_chunk_delay=0.01)
-    done = await job_reaches(engine, (await submit(engine, "model.pull", request={"model": "tinyllama"})).id, TERMINAL)
+    done = await job_reaches(db, (await submit(db, "model.pull", request={"model": "tinyllama"})).id, TERMINAL)
     assert done.status == "completed", done.error_message
     assert done.result_data is not None and done.result_data["status"] == "success"
     assert done.progress["percent"] == 100 and done.progress["completed_bytes"] == done.progress["total_bytes"] > 0
 
 
-async def test_pull_of_an_unknown_model_fails_with_ollamas_message(engine: AsyncEngine, processor: Processor) -> None:
-    job = await submit(engine, "model.pull", request={"model": "no-such-model"})
-    done = await job_reaches(engine, job.id, TERMINAL)
+async def test_pull_of_an_unknown_model_fails_with_ollamas_message(db: asyncpg.Pool, processor: Processor) -> None:
+    job = await submit(db, "model.pull", request={"model": "no-such-model"})
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "failed" and "file does not exist" in (done.error_message or "")
 
 
-async def test_load_and_unload_show_in_ps(engine: AsyncEngine, processor: Processor, sim: Simulator) -> None:
+async def test_load_and_unload_show_in_ps(db: asyncpg.Pool, processor: Processor, sim: Simulator) -> None:
     import httpx
 
     def loaded() -> list[str]:
         return [model["name"] for model in httpx.get(f"{sim.base_url}/api/ps").json()["models"]]
 
-    load = await submit(engine, "model.load", request={"model": "tinyllama", "keep_alive": "30m"})
-    assert (await job_reaches(engine, load.id, TERMINAL)).status == "completed"
+    load = await submit(db, "model.load", request={"model": "tinyllama", "keep_alive": "30m"})
+    assert (await job_reaches(db, load.id, TERMINAL)).status == "completed"
     assert "tinyllama:latest" in loaded()
-    unload = await submit(engine, "model.unload", request={"model": "tinyllama"})
-    assert (await job_reaches(engine, unload.id, TERMINAL)).status == "completed"
+    unload = await submit(db, "model.unload", request={"model": "tinyllama"})
+    assert (await job_reaches(db, unload.id, TERMINAL)).status == "completed"
     await until(lambda: "tinyllama:latest" not in loaded(), within=5, what="model unloaded")
 
 
 async def test_two_slots_never_load_one_model_twice(
-    engine: AsyncEngine, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
 ) -> None:
     sim.configure(load_delay=0.5, token_delay=0.01, tokens=5)
     await start_processor(max_concurrent_jobs=2)
-    jobs = await asyncio.gather(*(submit(engine, request={"model": "tinyllama", "prompt": f"p{n}"}) for n in range(4)))
+    jobs = await asyncio.gather(*(submit(db, request={"model": "tinyllama", "prompt": f"p{n}"}) for n in range(4)))
     for job in jobs:
-        assert (await job_reaches(engine, job.id, TERMINAL)).status == "completed"
+        assert (await job_reaches(db, job.id, TERMINAL)).status == "completed"
     log = [entry for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
     [load] = [entry for entry in log if not entry["prompt"]]  # one explicit load, by the first job
     generations = [entry for entry in log if entry["prompt"]]
@@ -183,9 +185,9 @@ async def test_two_slots_never_load_one_model_twice(
     assert sim.stats()["loads"] == 1 and sim.stats()["max_in_flight"] == 2  # both slots were still used
 
 
-async def test_per_job_timeout_fails_with_timeout(engine: AsyncEngine, processor: Processor, sim: Simulator) -> None:
+async def test_per_job_timeout_fails_with_timeout(db: asyncpg.Pool, processor: Processor, sim: Simulator) -> None:
     sim.configure(token_delay=0.1, tokens=200)
-    job = await submit(engine, timeout_seconds=0.5)
-    done = await job_reaches(engine, job.id, TERMINAL)
+    job = await submit(db, timeout_seconds=0.5)
+    done = await job_reaches(db, job.id, TERMINAL)
     assert done.status == "failed" and done.error_kind == "timeout"
-    assert sim.stats()["disconnects"] == 1 and await leases_held(engine) == 0
+    assert sim.stats()["disconnects"] == 1 and await leases_held(db) == 0
