@@ -78,7 +78,7 @@ simulate-ollama: install
 
 ## `make run` with the Ollama stand-in beside it on OLLAMA_PORT, and the service pointed at it (development only).
 demo: install $(PAGE)
-	$(VENV)/bin/aijobs simulate-ollama --port $(OLLAMA_PORT) & sim=$$!; trap "kill $$sim" EXIT; \
+	$(VENV)/bin/aijobs simulate-ollama --port $(OLLAMA_PORT) & sim=$$!; trap "kill $$sim 2>/dev/null" EXIT; \
 		OLLAMA_BASE_URL=http://127.0.0.1:$(OLLAMA_PORT) $(SERVE)
 
 clean:

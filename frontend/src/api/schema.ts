@@ -1052,7 +1052,7 @@ export interface components {
             instructions: string;
             /**
              * Model
-             * @description Default: DEFAULT_MODEL.
+             * @description Default: the active model.
              * @default null
              */
             model?: string | null;

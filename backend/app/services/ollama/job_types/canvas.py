@@ -25,7 +25,7 @@ class CanvasRequest(BaseModel):
     instructions: str = Field(min_length=1, max_length=8000, description="What the diagram should show.")
     style: Style = Field(default="flowchart", description="The kind of diagram.")
     color_scheme: str = Field(default="default", alias="colorScheme", max_length=50, description="e.g. `blue`.")
-    model: ValidModelName | None = Field(default=None, max_length=300, description="Default: DEFAULT_MODEL.")
+    model: ValidModelName | None = Field(default=None, max_length=300, description="Default: the active model.")
 
 
 class Position(BaseModel):
