@@ -23,9 +23,16 @@ $(NODE_MODULES): frontend/package.json frontend/package-lock.json
 	cd frontend && npm install --no-audit --no-fund
 	touch $(NODE_MODULES)
 
-## Build the page (frontend/ → frontend/dist, served at / by `aijobs serve`).
-page: $(NODE_MODULES)
+## Build the page (frontend/ → frontend/dist, served at / by `aijobs serve`), when its sources changed
+## since the last build: `make run` starts at once when they did not.
+PAGE := frontend/dist/index.html
+PAGE_SOURCES := $(shell find frontend/src -type f) frontend/index.html frontend/package.json \
+	frontend/package-lock.json frontend/openapi.json $(wildcard frontend/vite.config.* frontend/tsconfig*.json)
+$(PAGE): $(NODE_MODULES) $(PAGE_SOURCES)
 	cd frontend && npm run build
+	touch $(PAGE)
+
+page: $(PAGE)
 
 ## Debian's Chromium for the browser tests (apt-get; sudo when not root).
 browser:
@@ -36,9 +43,14 @@ openapi: install
 	$(PY) -c "import json; from app.main import create_app; print(json.dumps(create_app().openapi(), indent=1, sort_keys=True))" > frontend/openapi.json
 	cd frontend && npm run api-types
 
+# Ports: PORT is where `aijobs serve` listens (the variable it reads itself; default 8000), OLLAMA_PORT
+# where the Ollama stand-in does: `make demo PORT=8001 OLLAMA_PORT=11435`.
+OLLAMA_PORT ?= 11434
+SERVE := $(VENV)/bin/aijobs serve$(if $(PORT), --port $(PORT))
+
 ## Start the service (API + job processor + the page) on the embedded PostgreSQL in ./.aijobs.
-run: install page
-	$(VENV)/bin/aijobs serve
+run: install $(PAGE)
+	$(SERVE)
 
 ## Install what the tests need and run them all: lint, the page's unit tests, then pytest (which
 ## includes the end-to-end browser test).
@@ -60,13 +72,14 @@ bench: install
 	$(PY) bench/queue_bench.py
 	$(PY) bench/api_bench.py --queue-depth 10000
 
-## The Ollama stand-in on port 11434, for trying aijobs on a machine without Ollama.
+## The Ollama stand-in on OLLAMA_PORT (11434), for trying aijobs on a machine without Ollama.
 simulate-ollama: install
-	$(VENV)/bin/aijobs simulate-ollama --port 11434
+	$(VENV)/bin/aijobs simulate-ollama --port $(OLLAMA_PORT)
 
-## `make run` with the Ollama stand-in beside it (development only).
-demo: install
-	$(VENV)/bin/aijobs simulate-ollama --port 11434 & sim=$$!; trap "kill $$sim" EXIT; $(VENV)/bin/aijobs serve
+## `make run` with the Ollama stand-in beside it on OLLAMA_PORT, and the service pointed at it (development only).
+demo: install $(PAGE)
+	$(VENV)/bin/aijobs simulate-ollama --port $(OLLAMA_PORT) & sim=$$!; trap "kill $$sim 2>/dev/null" EXIT; \
+		OLLAMA_BASE_URL=http://127.0.0.1:$(OLLAMA_PORT) $(SERVE)
 
 clean:
 	rm -rf $(VENV) .aijobs .pytest_cache .ruff_cache

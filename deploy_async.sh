@@ -27,7 +27,8 @@ Deploy aijobs to Railway: set variables, `railway up`, then wait for the health 
 Usage: ./deploy_async.sh [options]
 
   --dry-run            print every command instead of running it (only the read-only checks
-                       `railway status` and `railway variables --help` run)
+                       `railway status` and `railway variables --help` run; without the
+                       Railway CLI it says so and prints the plan anyway)
   --service NAME       the Railway service to deploy (default: the linked one)
   --set VAR=VALUE      set a variable (repeatable); wins over the environment
   --health-url URL     the URL to poll (default: $HEALTH_URL, else https://<the service's public
@@ -135,27 +136,36 @@ script_dir="${BASH_SOURCE[0]%/*}"
 if [ "$script_dir" = "${BASH_SOURCE[0]}" ]; then script_dir=.; fi
 cd "$script_dir"
 
-# 1. The tools: the Railway CLI (logged in, project linked) and curl for the health check.
-if ! command -v railway >/dev/null 2>&1; then
-  die "the Railway CLI is not installed (no 'railway' on PATH). Install it with: npm i -g @railway/cli
+# 1. The tools: the Railway CLI (logged in, project linked) and curl for the health check. A dry run
+#    without the CLI still prints the plan (as a current CLI would run it), after saying it is missing.
+missing_cli="the Railway CLI is not installed (no 'railway' on PATH). Install it with: npm i -g @railway/cli
 then run: railway login && railway link"
+has_railway=true
+if ! command -v railway >/dev/null 2>&1; then
+  $dry_run || die "$missing_cli"
+  has_railway=false
+  echo "deploy_async.sh: $missing_cli" >&2
+  echo "The plan, without checking the linked project:" >&2
 fi
 if ! $dry_run && ! command -v curl >/dev/null 2>&1; then
   die "curl is needed to poll the health check; install it (e.g. apt-get install curl)"
 fi
-if ! status_output="$(railway status 2>&1)"; then
+if $has_railway && ! status_output="$(railway status 2>&1)"; then
   die "no Railway project is linked here (or you are not logged in): ${status_output%%$'\n'*}
 Run: railway login && railway link"
 fi
 # Without --skip-deploys every `railway variables --set` redeploys the service (once per variable)
 # before `railway up` deploys again; the flag came in July 2025 (railwayapp/cli#646). The help is read
 # whole first: `| grep -q` could stop reading early and, under pipefail, fail the check.
-skip_deploys=()
-variables_help="$(railway variables --help 2>/dev/null || true)"
-if [[ "$variables_help" == *--skip-deploys* ]]; then
-  skip_deploys=(--skip-deploys)
-elif [ ${#names[@]} -gt 0 ]; then
-  echo "Note: this Railway CLI has no 'variables --skip-deploys': each variable set triggers a redeploy. Upgrade: npm i -g @railway/cli"
+skip_deploys=(--skip-deploys)
+if $has_railway; then
+  variables_help="$(railway variables --help 2>/dev/null || true)"
+  if [[ "$variables_help" != *--skip-deploys* ]]; then
+    skip_deploys=()
+    if [ ${#names[@]} -gt 0 ]; then
+      echo "Note: this Railway CLI has no 'variables --skip-deploys': each variable set triggers a redeploy. Upgrade: npm i -g @railway/cli"
+    fi
+  fi
 fi
 
 # 2. Where to check health: --health-url, $HEALTH_URL, else the service's public domain. It is read

@@ -366,16 +366,43 @@ def test_malformed_settings_are_refused_without_echoing_them(fake_railway: FakeR
     assert fake_railway.calls() == []
 
 
-def test_without_the_railway_cli_it_says_how_to_install_it(tmp_path: Path) -> None:
+def without_railway(tmp_path: Path) -> str:
+    """A PATH with the usual tools and no `railway`."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "env", "curl", "cat", "grep", "sed", "head"):
         found = shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
-    result = run_script(path=str(bin_dir), MAX_CONCURRENT_JOBS="2")
+    return str(bin_dir)
+
+
+def test_without_the_railway_cli_it_says_how_to_install_it(tmp_path: Path) -> None:
+    result = run_script(path=without_railway(tmp_path), MAX_CONCURRENT_JOBS="2")
     assert result.returncode == 1
     assert "npm i -g @railway/cli" in result.stderr
+    assert "+ railway" not in result.stdout  # nothing attempted
+
+
+def test_a_dry_run_without_the_railway_cli_prints_the_plan_and_says_the_cli_is_missing(tmp_path: Path) -> None:
+    result = run_script(
+        "--dry-run",
+        "--set",
+        "LOG_LEVEL=DEBUG",
+        "--health-url",
+        "https://aijobs.example/health",
+        path=without_railway(tmp_path),
+        JWT_SECRET="s3cret",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the Railway CLI is not installed" in result.stderr and "npm i -g @railway/cli" in result.stderr
+    assert result.stdout.splitlines() == [
+        "+ railway variables --set JWT_SECRET=******** --skip-deploys",
+        "+ railway variables --set LOG_LEVEL=DEBUG --skip-deploys",
+        "+ railway up --detach",
+        "+ curl https://aijobs.example/health every 5 s until it answers 200 (at most 300 s)",
+    ]
+    assert "s3cret" not in result.stdout + result.stderr
 
 
 def test_the_worker_config_runs_the_worker_from_the_same_image() -> None:

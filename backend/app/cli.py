@@ -30,6 +30,21 @@ def _configure_logging(settings: Settings) -> None:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
+class Terminated(SystemExit):
+    """The process got SIGTERM (kill, docker stop, systemd, CI) and ends like a normal exit, status 143
+    as a shell reports it: an interrupted `aijobs migrate && aijobs serve` must not go on to serve.
+
+    Python's default is to die on the spot, skipping atexit handlers, and pgserver stops the embedded
+    PostgreSQL from one: it was left running. uvicorn and the worker handle SIGTERM themselves while
+    they run (a graceful stop); this covers the rest: start-up, the other commands, and uvicorn, which
+    raises the signal again once it has stopped."""
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the stop (atexit) short
+    raise Terminated(128 + signum)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -41,14 +56,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.port = args.port
     if args.no_processor:
         settings.run_processor = False
-    uvicorn.run(
-        create_asgi_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
+    try:
+        uvicorn.run(
+            create_asgi_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            forwarded_allow_ips="*",
+        )
+    except Terminated:  # uvicorn stopped gracefully on SIGTERM, then raised it again: a clean stop
+        pass
     return 0
 
 
@@ -59,6 +77,11 @@ async def _run_worker(settings: Settings) -> None:
     from app.services.realtime.events import Events
     from app.services.realtime.pg_manager import PostgresManager
 
+    # SIGINT/SIGTERM from the start: one during start-up lets it finish, then stops, as uvicorn does.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     url = await resolve_database_url(settings)
     await migrate.upgrade_async(url)
     engine = db.create_engine(url)
@@ -74,10 +97,6 @@ async def _run_worker(settings: Settings) -> None:
     )
     events.start()
     processor = Processor(settings=settings, engine=engine, database_url=url, events=events)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     await processor.start()
     print(f"aijobs worker {processor.worker_id} running ({settings.max_concurrent_jobs} GPU slot(s))", flush=True)
     await stop.wait()
@@ -90,6 +109,9 @@ async def _run_worker(settings: Settings) -> None:
 
 def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
     asyncio.run(_run_worker(settings))
+    # Stopped as asked. What is left is atexit stopping the embedded PostgreSQL: a second SIGTERM must
+    # not cut it short (closing the event loop put SIGTERM back to its default, dying on the spot).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 
@@ -153,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aijobs: {error}", file=sys.stderr)
         return 2
     _configure_logging(settings)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return int(args.handler(settings, args))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -40,12 +41,15 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL in `data_dir/pgdata` and return its URL.
 
     pgserver runs a real PostgreSQL from its wheel, on a Unix socket only; as root it runs the server
-    as an unprivileged `pgserver` user. The server stops when the last process using it exits.
+    as an unprivileged `pgserver` user. The server stops when the last process using it exits — from
+    an atexit handler, which is why `aijobs` turns SIGTERM into a normal exit (see `cli.main`).
     """
     import pgserver  # imported here: only the embedded mode needs it
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    pgdata = data_dir.resolve() / "pgdata"
+    _forget_dead_users(pgdata)
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
     url = server.get_uri()
     log.info("embedded PostgreSQL running in %s", data_dir / "pgdata")
     return url
@@ -104,3 +108,16 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=min_size, max_size=max_size, init=_init_connection)
     assert pool is not None
     return pool
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """pgserver counts the processes using a server in `pgdata/.handle_pids.json` and stops it when the
+    last one exits. A process killed with SIGKILL never takes its pid out, and then no later process
+    is ever the last: the server would outlive them all. Drop the pids of processes that are gone."""
+    from pgserver.postgres_server import PostgresServer
+
+    users = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:  # the lock pgserver holds while it reads and writes that file
+        if users.exists():
+            alive = [pid for pid in json.loads(users.read_text()) if psutil.pid_exists(pid)]
+            users.write_text(json.dumps(alive))

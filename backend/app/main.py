@@ -53,13 +53,42 @@ def _error(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
+SEND_JSON = "the header `Content-Type: application/json`"
+
+
+def _unreadable_body(request: Request, error: RequestValidationError) -> str | None:
+    """What to do about a body FastAPI could not read as JSON at all, or None when it could (then the
+    fields are the problem). Its own words say `body.50: JSON decode error`, 50 being a character offset,
+    or `Input should be a valid dictionary` for a body sent with another Content-Type."""
+    first = error.errors()[0]
+    if first["type"] == "json_invalid":
+        text, offset = error.body, first["loc"][1]
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - text.rfind("\n", 0, offset)
+        return f"The body is not valid JSON: {first['ctx']['error']} at line {line} column {column}."
+    if first["loc"] != ("body",):
+        return None
+    if first["type"] == "missing":
+        return f"This endpoint needs a JSON body, sent with {SEND_JSON}."
+    if isinstance(error.body, bytes):  # FastAPI reads a body as JSON only when the header says it is
+        content_type = request.headers.get("content-type")
+        sent = f"this request's Content-Type is {content_type!r}" if content_type else "this request has none"
+        return f"Send the body as JSON with {SEND_JSON} ({sent})."
+    return None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, error: AppError) -> JSONResponse:
         return _error(error.status_code, error.code, error.message, error.details, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        unreadable = _unreadable_body(request, error)
+        if unreadable is not None:
+            return _error(422, "invalid_input", unreadable, {"fields": [{"field": "body", "message": unreadable}]})
         fields = [
             {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
         ]

@@ -170,6 +170,45 @@ def test_wait_returns_the_result_when_it_finishes_in_time(api: Api, sim: Simulat
     api.as_("alice").post(f"/api/ai-agent/job/{slow.json()['job_id']}/cancel")
 
 
+def test_any_wait_is_capped_at_max_wait_seconds_and_the_answer_says_the_wait_used(
+    start_api: Callable[..., Api],
+) -> None:
+    api = start_api(processor=False, MAX_WAIT_SECONDS="0.5")  # nothing runs: every wait runs out
+    started = time.monotonic()
+    response = api.as_("alice").post("/api/ai-agent/jobs", params={"wait": 999}, json=GENERATE)
+    assert response.status_code == 202, response.text
+    assert response.json()["wait_seconds"] == 0.5
+    assert time.monotonic() - started < 10
+    shorter = api.as_("alice").post("/api/ai-agent/create-canvas", params={"wait": 0.1}, json={"instructions": "x"})
+    assert shorter.status_code == 202 and shorter.json()["wait_seconds"] == 0.1
+    assert api.as_("alice").post("/api/ai-agent/jobs", json=GENERATE).json()["wait_seconds"] is None
+    negative = api.as_("alice").post("/api/ai-agent/jobs", params={"wait": -1}, json=GENERATE)
+    assert negative.status_code == 422 and "wait" in negative.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/ai-agent/jobs", {"job_type": "canvas", "request": {"instructions": "x", "model": "no such model!!"}}),
+        ("/api/ai-agent/create-canvas", {"instructions": "x", "model": "no such model!!"}),
+        (
+            "/api/ai-agent/reports",
+            {"title": "t", "sections": [{"heading": "h", "instructions": "i"}], "model": "no such model!!"},
+        ),
+        ("/api/ai-agent/jobs", {"job_type": "model.pull", "request": {"model": "no such model!!"}}),
+    ],
+)
+async def test_an_invalid_model_name_is_refused_at_submission(
+    api: Api, engine: AsyncEngine, path: str, body: dict
+) -> None:
+    response = api.as_("alice").post(path, json=body)
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert "model" in message and "invalid model name" in message and "'no such model!!'" in message
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM ai_jobs"))).scalar() == 0
+
+
 def test_only_admins_raise_priority(api: Api) -> None:
     refused = api.as_("alice").post("/api/ai-agent/jobs", json={**GENERATE, "priority": 5})
     assert refused.status_code == 403 and "priority" in refused.json()["error"]["message"]

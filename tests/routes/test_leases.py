@@ -3,6 +3,8 @@ admin force-release — and jobs that need such a key besides the GPU slot."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -44,6 +46,16 @@ def test_acquire_is_exclusive_and_only_the_owner_releases(api: Api) -> None:
         ("bob", "force_released", "admin"),
         ("alice", "released", "alice"),
     ]
+
+
+def test_renew_without_a_body_extends_by_the_default_ttl(api: Api) -> None:
+    alice = api.as_("alice")
+    alice.post("/api/locks", json={**FOLDER, "ttl_seconds": 5})
+    renewed = alice.post("/api/locks/folder:/srv/repo/renew")  # no body at all, as `curl -X POST` sends
+    assert renewed.status_code == 200, renewed.text
+    holder = renewed.json()
+    term = datetime.fromisoformat(holder["expires_at"]) - datetime.now(UTC)
+    assert timedelta(seconds=290) < term <= timedelta(seconds=300)  # RenewLease's default, as on acquire
 
 
 def test_bad_lease_requests_name_the_field(api: Api) -> None:

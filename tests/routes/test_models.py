@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.support.api import Api
+from tests.support.processes import free_port
 from tests.support.simulator import Simulator
 
 
@@ -76,3 +79,32 @@ def test_an_invalid_name_is_refused_before_queueing(api: Api, sim: Simulator) ->
     response = api.as_("alice").post("/api/v1/models/load", json={"model": "bad:name:here"})
     assert response.status_code == 422 and "':' may appear only once" in response.json()["error"]["message"]
     assert api.as_("alice").get("/api/ai-agent/jobs").json()["jobs"] == []
+
+
+def test_the_collection_path_lists_the_models_too(api: Api) -> None:
+    alice = api.as_("alice")
+    collection = alice.get("/api/v1/models")
+    assert collection.status_code == 200
+    assert collection.json() == alice.get("/api/v1/models/list").json()
+
+
+@pytest.mark.parametrize("action", ["load", "unload"])
+def test_a_model_ollama_does_not_have_is_refused_at_once(api: Api, sim: Simulator, action: str) -> None:
+    alice = api.as_("alice")
+    if action == "load":
+        response = alice.post("/api/v1/models/load", json={"model": "nosuch:1b"})
+    else:
+        response = alice.delete("/api/v1/models/nosuch:1b/unload")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "not_found" and error["details"] == {"model": "nosuch:1b"}
+    assert "'nosuch:1b'" in error["message"] and "model.pull" in error["message"]  # what to do about it
+    assert alice.get("/api/ai-agent/jobs").json()["jobs"] == []  # nothing queued
+    assert sim.stats()["requests"].get("generate", 0) == 0
+
+
+def test_load_is_queued_while_ollama_cannot_be_asked(start_api: Callable[..., Api]) -> None:
+    """Ollama down is the queue's business: the job waits and retries, as any job does."""
+    api = start_api(OLLAMA_BASE_URL=f"http://127.0.0.1:{free_port()}")
+    response = api.as_("alice").post("/api/v1/models/load", json={"model": "tinyllama"})
+    assert response.status_code == 202 and response.json()["job_id"]

@@ -66,9 +66,10 @@ async def list_keys(request: Request, _admin: AdminUser) -> list[Any]:
     status_code=201,
     responses={**ADMIN_ERRORS, 404: {"description": "No such user"}},
 )
-async def add_key(request: Request, _admin: AdminUser, username: str, body: NewKey) -> IssuedKeyView:
+async def add_key(request: Request, _admin: AdminUser, username: str, body: NewKey | None = None) -> IssuedKeyView:
+    """Another key for a user (the body, with an optional `label`, may be left out)."""
     async with request.app.state.engine.begin() as conn:
-        return _issued(await users.issue_key(conn, username, label=body.label))
+        return _issued(await users.issue_key(conn, username, label=body.label if body else None))
 
 
 @router.delete(

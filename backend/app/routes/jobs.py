@@ -52,7 +52,12 @@ IfBusy = Annotated[
     Query(pattern="^(queue|reject)$", description="`reject`: answer 409 naming the holder instead of queueing."),
 ]
 Wait = Annotated[
-    float | None, Query(ge=0, le=600, description="Wait up to this many seconds for the result (bounded).")
+    float | None,
+    Query(
+        ge=0,
+        description="Wait up to this many seconds for the job to end and answer 200 with its result. Any wait is "
+        "accepted and capped at MAX_WAIT_SECONDS (60 by default); a 202 says the wait used in `wait_seconds`.",
+    ),
 ]
 IdempotencyKey = Annotated[
     str | None, Header(max_length=200, description="The same key from the same user returns the same job.")
@@ -104,8 +109,9 @@ async def submit_and_answer(
     reject = if_busy == "reject" or (prefer is not None and "if-busy=reject" in prefer.replace(" ", "").lower())
     submitted = await queue_job(request, user, body, idempotency_key=idempotency_key, reject_if_busy=reject)
     job = submitted.job
-    if wait:
-        ended = await submissions.wait_for_end(request.app.state.db, job.id, min(wait, settings.max_wait_seconds))
+    waited = None if wait is None else min(wait, settings.max_wait_seconds)
+    if waited:
+        ended = await submissions.wait_for_end(request.app.state.db, job.id, waited)
         if ended is not None:
             result = JobResult(
                 job_id=ended.id, status=ended.status, result=ended.result_data, error_message=ended.error_message
@@ -119,6 +125,7 @@ async def submit_and_answer(
         position=submitted.position,
         eta_seconds=submitted.eta_seconds,
         lock=lock_view(submitted.lock),
+        wait_seconds=waited,
     )
 
 

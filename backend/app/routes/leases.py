@@ -73,10 +73,12 @@ async def lease_status(request: Request, _user: CurrentUser, key: str) -> dict[s
     response_model=LockHolder,
     responses={**ERRORS, 403: {"description": "Not yours"}, 404: {"description": "Not held"}},
 )
-async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease) -> dict[str, Any]:
-    """Extend your lease by `ttl_seconds` from now."""
-    async with request.app.state.db.acquire() as conn, conn.transaction():
-        holder = await leases.renew(conn, user, key, body.ttl_seconds)
+async def renew(request: Request, user: CurrentUser, key: str, body: RenewLease | None = None) -> dict[str, Any]:
+    """Extend your lease to `ttl_seconds` from now. The body is optional: without it, 300 s, the same
+    default as on acquire. (A lease does not keep the TTL it was taken with, so "its own TTL" is not
+    known; `expires_at - acquired_at` would grow with every renewal.)"""
+    ttl = (body or RenewLease()).ttl_seconds
+    holder = await leases.renew(request.app.state.db, user, key, ttl)
     return holder.as_dict()
 
 

@@ -67,6 +67,7 @@ async def queue_model_job(request: Request, user: User, job_type: str, body: dic
     )
 
 
+@router.get("", responses=ERRORS)
 @router.get("/list", responses=ERRORS)
 async def list_models(request: Request, _user: CurrentUser) -> dict[str, Any]:
     """Ollama's models, each with whether it is loaded now (and its VRAM use)."""
@@ -115,10 +116,18 @@ async def validate_version(body: ValidateName, _user: CurrentUser) -> dict[str, 
     }
 
 
-@router.post("/load", status_code=202, responses={**ERRORS, 200: {"description": "With ?wait=true: the result"}})
+QUEUED_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or bad token"},
+    404: {"description": "Ollama has no such model: pull it first"},
+    200: {"description": "With ?wait=true: the job ended; its result"},
+}
+
+
+@router.post("/load", status_code=202, responses=QUEUED_ERRORS)
 async def load(request: Request, user: CurrentUser, body: LoadModel, wait: Wait = False) -> Any:
-    """Queue a `model.load` job (it waits for the GPU slot like any job)."""
-    check_name(body.model)
+    """Queue a `model.load` job (it waits for the GPU slot like any job); 404 at once for a model Ollama
+    does not have."""
+    await models.require_available(request.app.state.ollama_http, check_name(body.model))
     return await queue_model_job(request, user, "model.load", body.model_dump(exclude_none=True), wait)
 
 
@@ -128,7 +137,8 @@ async def model_status(request: Request, _user: CurrentUser, name: str) -> dict[
     return await models.status(request.app.state.ollama_http, check_name(name))
 
 
-@router.delete("/{name:path}/unload", status_code=202, responses={**ERRORS, 200: {"description": "With ?wait=true"}})
+@router.delete("/{name:path}/unload", status_code=202, responses=QUEUED_ERRORS)
 async def unload(request: Request, user: CurrentUser, name: str, wait: Wait = False) -> Any:
-    """Queue a `model.unload` job (`keep_alive: 0`)."""
-    return await queue_model_job(request, user, "model.unload", {"model": check_name(name)}, wait)
+    """Queue a `model.unload` job (`keep_alive: 0`); 404 at once for a model Ollama does not have."""
+    await models.require_available(request.app.state.ollama_http, check_name(name))
+    return await queue_model_job(request, user, "model.unload", {"model": name}, wait)

@@ -65,6 +65,11 @@ class JobAccepted(BaseModel):
     position: int | None = Field(default=None, description="Queued jobs that run before this one.")
     eta_seconds: float | None = Field(default=None, description="Estimated seconds until it starts.")
     lock: GpuLockView | None = Field(default=None, description="Who holds the GPU right now.")
+    wait_seconds: float | None = Field(
+        default=None,
+        description="With `?wait=`: how long this request waited for the job to end (the wait asked for, "
+        "capped at MAX_WAIT_SECONDS) before answering 202; null without `?wait=`.",
+    )
 
 
 class JobView(BaseModel):

@@ -22,7 +22,9 @@ class AcquireLease(BaseModel):
 class RenewLease(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ttl_seconds: float = Field(default=300, ge=1, le=86400)
+    ttl_seconds: float = Field(
+        default=300, ge=1, le=86400, description="The lease lapses this long from now unless renewed again."
+    )
 
 
 class TakeGpuSlot(BaseModel):

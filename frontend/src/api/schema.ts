@@ -88,7 +88,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add Key */
+        /**
+         * Add Key
+         * @description Another key for a user (the body, with an optional `label`, may be left out).
+         */
         post: operations["add_key_api_ai_agent_admin_users__username__keys_post"];
         delete?: never;
         options?: never;
@@ -656,7 +659,9 @@ export interface paths {
         put?: never;
         /**
          * Renew
-         * @description Extend your lease by `ttl_seconds` from now.
+         * @description Extend your lease to `ttl_seconds` from now. The body is optional: without it, 300 s, the same
+         *     default as on acquire. (A lease does not keep the TTL it was taken with, so "its own TTL" is not
+         *     known; `expires_at - acquired_at` would grow with every renewal.)
          */
         post: operations["renew_api_locks__key__renew_post"];
         delete?: never;
@@ -725,6 +730,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description Ollama's models, each with whether it is loaded now (and its VRAM use).
+         */
+        get: operations["list_models_api_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/list": {
         parameters: {
             query?: never;
@@ -756,7 +781,8 @@ export interface paths {
         put?: never;
         /**
          * Load
-         * @description Queue a `model.load` job (it waits for the GPU slot like any job).
+         * @description Queue a `model.load` job (it waits for the GPU slot like any job); 404 at once for a model Ollama
+         *     does not have.
          */
         post: operations["load_api_v1_models_load_post"];
         delete?: never;
@@ -837,7 +863,7 @@ export interface paths {
         post?: never;
         /**
          * Unload
-         * @description Queue a `model.unload` job (`keep_alive: 0`).
+         * @description Queue a `model.unload` job (`keep_alive: 0`); 404 at once for a model Ollama does not have.
          */
         delete: operations["unload_api_v1_models__name__unload_delete"];
         options?: never;
@@ -1029,7 +1055,7 @@ export interface components {
             instructions: string;
             /**
              * Model
-             * @description Default: DEFAULT_MODEL.
+             * @description Default: the active model.
              * @default null
              */
             model?: string | null;
@@ -1405,6 +1431,11 @@ export interface components {
              * @default true
              */
             success?: boolean;
+            /**
+             * Wait Seconds
+             * @description With `?wait=`: how long this request waited for the job to end (the wait asked for, capped at MAX_WAIT_SECONDS) before answering 202; null without `?wait=`.
+             */
+            wait_seconds?: number | null;
         };
         /** JobFigures */
         JobFigures: {
@@ -1728,6 +1759,7 @@ export interface components {
         RenewLease: {
             /**
              * Ttl Seconds
+             * @description The lease lapses this long from now unless renewed again.
              * @default 300
              */
             ttl_seconds?: number;
@@ -2646,9 +2678,9 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["NewKey"];
+                "application/json": components["schemas"]["NewKey"] | null;
             };
         };
         responses: {
@@ -2698,7 +2730,7 @@ export interface operations {
             query?: {
                 /** @description `reject`: answer 409 naming the holder instead of queueing. */
                 if_busy?: string | null;
-                /** @description Wait up to this many seconds for the result (bounded). */
+                /** @description Wait up to this many seconds for the job to end and answer 200 with its result. Any wait is accepted and capped at MAX_WAIT_SECONDS (60 by default); a 202 says the wait used in `wait_seconds`. */
                 wait?: number | null;
             };
             header?: {
@@ -3075,7 +3107,7 @@ export interface operations {
             query?: {
                 /** @description `reject`: answer 409 naming the holder instead of queueing. */
                 if_busy?: string | null;
-                /** @description Wait up to this many seconds for the result (bounded). */
+                /** @description Wait up to this many seconds for the job to end and answer 200 with its result. Any wait is accepted and capped at MAX_WAIT_SECONDS (60 by default); a 202 says the wait used in `wait_seconds`. */
                 wait?: number | null;
             };
             header?: {
@@ -3457,7 +3489,7 @@ export interface operations {
             query?: {
                 /** @description `reject`: answer 409 naming the holder instead of queueing. */
                 if_busy?: string | null;
-                /** @description Wait up to this many seconds for the result (bounded). */
+                /** @description Wait up to this many seconds for the job to end and answer 200 with its result. Any wait is accepted and capped at MAX_WAIT_SECONDS (60 by default); a 202 says the wait used in `wait_seconds`. */
                 wait?: number | null;
             };
             header?: {
@@ -4243,9 +4275,9 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RenewLease"];
+                "application/json": components["schemas"]["RenewLease"] | null;
             };
         };
         responses: {
@@ -4487,6 +4519,42 @@ export interface operations {
             };
         };
     };
+    list_models_api_v1_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     list_models_api_v1_models_list_get: {
         parameters: {
             query?: never;
@@ -4539,7 +4607,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description With ?wait=true: the result */
+            /** @description With ?wait=true: the job ended; its result */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4562,6 +4630,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Ollama has no such model: pull it first */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4570,13 +4645,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
-            };
-            /** @description Ollama is unreachable */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -4724,7 +4792,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description With ?wait=true */
+            /** @description With ?wait=true: the job ended; its result */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4747,6 +4815,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Ollama has no such model: pull it first */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4755,13 +4830,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
-            };
-            /** @description Ollama is unreachable */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };

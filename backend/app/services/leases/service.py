@@ -195,8 +195,8 @@ async def release(conn: Executor, user: User, key: str, pool: str = "gpu") -> No
     )
 
 
-async def renew(conn: Executor, user: User, key: str, ttl: float | None) -> Holder:
-    """Extend the caller's lease by `ttl` seconds from now (None: by the length it was taken for)."""
+async def renew(conn: Executor, user: User, key: str, ttl: float) -> Holder:
+    """Extend the caller's lease to `ttl` seconds from now."""
     row = await sql.RENEW_LEASE.fetchrow(conn, key=key, user_id=user.id, ttl=ttl)
     if row is None:
         holder = await get(conn, key)

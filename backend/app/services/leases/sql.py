@@ -84,9 +84,7 @@ WHERE key IN (SELECT key FROM released) AND released_at IS NULL
 """)
 
 RENEW_LEASE = Statement(f"""
--- :ttl null: renewed for as long as it was first taken for
-UPDATE leases SET expires_at = now()
-    + make_interval(secs => coalesce(:ttl, EXTRACT(EPOCH FROM expires_at - acquired_at)))
+UPDATE leases SET expires_at = now() + make_interval(secs => :ttl)
 WHERE key = :key AND user_id = :user_id AND expires_at > now()
 RETURNING {LEASE_COLUMNS}
 """)

@@ -56,7 +56,20 @@ async def status(client: httpx.AsyncClient, name: str) -> dict[str, Any]:
                 "expires_at": model["expires_at"],
                 "details": model.get("details", {}),
             }
-    raise NotFound(f"Ollama has no model {name!r}. Pull it first (POST /api/ai-agent/jobs with model.pull).")
+    raise NotFound(
+        f"Ollama has no model {name!r}. Pull it first: POST /api/ai-agent/jobs "
+        f'{{"job_type": "model.pull", "request": {{"model": "{name}"}}}}, or pick one from GET /api/v1/models.',
+        {"model": name},
+    )
+
+
+async def require_available(client: httpx.AsyncClient, name: str) -> None:
+    """NotFound (404) now for a model Ollama does not have, rather than a job that fails later. When
+    Ollama cannot be asked, the caller queues anyway: a job waits and retries while Ollama is down."""
+    try:
+        await status(client, name)
+    except OllamaUnreachable:
+        return
 
 
 async def loaded(client: httpx.AsyncClient) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.services.ollama.job_types.streaming import stream_text
 from app.services.ollama.loads import ensure_loaded
+from app.services.ollama.names import ValidModelName
 from app.services.queue.errors import PermanentError
 from app.services.queue.job_type import JobContext, JobType, describe_validation_error
 
@@ -24,7 +25,7 @@ class CanvasRequest(BaseModel):
     instructions: str = Field(min_length=1, max_length=8000, description="What the diagram should show.")
     style: Style = Field(default="flowchart", description="The kind of diagram.")
     color_scheme: str = Field(default="default", alias="colorScheme", max_length=50, description="e.g. `blue`.")
-    model: str | None = Field(default=None, max_length=300, description="Default: DEFAULT_MODEL.")
+    model: ValidModelName | None = Field(default=None, max_length=300, description="Default: the active model.")
 
 
 class Position(BaseModel):

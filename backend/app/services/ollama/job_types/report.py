@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.ollama.job_types.streaming import stream_text
 from app.services.ollama.loads import ensure_loaded
+from app.services.ollama.names import ValidModelName
 from app.services.queue.job_type import JobContext, JobType
 
 
@@ -27,7 +28,7 @@ class ReportRequest(BaseModel):
     details: str | None = Field(default=None, max_length=500, description="e.g. `Case: ACME Breach (ID: 5)`.")
     context: str | None = Field(default=None, max_length=100_000, description="Facts the report is about.")
     sections: list[Section] = Field(min_length=1, max_length=30)
-    model: str | None = Field(default=None, max_length=300, description="Default: the active model.")
+    model: ValidModelName | None = Field(default=None, max_length=300, description="Default: the active model.")
     options: dict[str, Any] | None = None
 
 
