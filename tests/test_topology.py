@@ -3,6 +3,7 @@ all on one database, with the Ollama simulator as the GPU."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -32,6 +33,9 @@ async def test_two_replicas_and_a_worker_share_one_gpu_slot(
     start_api: Callable[..., Api], worker: ServiceProcess, sim: Simulator
 ) -> None:
     sim.configure(token_delay=0.02, tokens=15)
+    # The first generation stops after one token until it is cancelled: the test acts on a job it knows is
+    # running, however fast the others are (a 0.3 s job could otherwise finish before its cancel).
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
     a, b = start_api(processor=False), start_api(processor=False)
     sockets = {
         "alice@a": await connect(a.base_url, a.tokens["alice"]),
@@ -46,12 +50,16 @@ async def test_two_replicas_and_a_worker_share_one_gpu_slot(
             assert response.status_code == 202
             submitted.append((owner, response.json()["job_id"]))
 
-        # Cancel the last job (queued, submitted on A by alice) from replica B ...
+        # Cancel a queued job (submitted on A by alice) from replica B: one job at most runs, and it is held.
         last_owner, last_job = submitted[4]
         assert b.as_(last_owner).post(f"/api/ai-agent/job/{last_job}/cancel").json()["status"] == "cancelled"
-        # ... and a running one (bob's, submitted on B) from replica A, while the worker runs it.
-        running_owner, running_job = submitted[1]
-        wait_for_status(a.as_(running_owner), running_job, {"running"}, within=30)
+        # ... and the running one (held mid-answer) from the replica it was not submitted on.
+        await asyncio.to_thread(sim.wait_held, 1)
+        running_owner, running_job = next(
+            (owner, job)
+            for owner, job in submitted
+            if a.as_(owner).get(f"/api/ai-agent/job/{job}/status").json()["status"] == "running"
+        )
         assert a.as_(running_owner).post(f"/api/ai-agent/job/{running_job}/cancel").status_code == 200
 
         final = {
