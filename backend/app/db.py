@@ -30,7 +30,9 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=False)
+    # pre-ping: a connection that died with the database (a restart) is replaced before it is used, so the
+    # first request after the database returns succeeds.
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 
 
 async def connect_raw(url: str) -> asyncpg.Connection:

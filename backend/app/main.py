@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import socketio
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +44,11 @@ async def resolve_database_url(settings: Settings) -> str:
         return settings.database_url
     return await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
 
+
+# A request that cannot reach the database is answered 503 with these (the client retries), never a
+# plain-text 500 or a dropped connection.
+DATABASE_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+DATABASE_RETRY_AFTER = 5
 
 HTTP_ERROR_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
@@ -106,6 +113,34 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
         return _error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+
+    async def database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s: %s", type(error).__name__, error)
+        return _error(
+            503,
+            "database_unavailable",
+            "The service's database cannot be reached right now; nothing you sent was lost. Try again in a few "
+            "seconds.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
+
+    for kind in DATABASE_CONNECTION_ERRORS:
+        app.add_exception_handler(kind, database_unavailable)
+
+    @app.exception_handler(sqlalchemy.exc.DBAPIError)
+    async def database_error(request: Request, error: sqlalchemy.exc.DBAPIError) -> JSONResponse:
+        if (
+            error.connection_invalidated
+            or isinstance(error.orig, DATABASE_CONNECTION_ERRORS)
+            or isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError)
+        ):
+            return await database_unavailable(request, error)
+        return await unexpected(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=error)
+        return _error(500, "internal_error", f"Internal error ({type(error).__name__}); it has been logged.")
 
 
 async def announce_first_admin(engine: AsyncEngine) -> None:

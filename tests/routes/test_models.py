@@ -26,7 +26,9 @@ def test_list_and_status_show_what_is_loaded(api: Api, sim: Simulator) -> None:
     assert status["available"] and status["loaded"] and status["size_vram"] > 0 and status["expires_at"]
     assert alice.get("/api/v1/models/tinyllama/status").json()["name"] == "tinyllama:latest"  # same model
 
-    queued = alice.delete("/api/v1/models/tinyllama/unload")
+    # An unload affects everyone: admins only.
+    assert alice.delete("/api/v1/models/tinyllama/unload").status_code == 403
+    queued = api.as_("admin").delete("/api/v1/models/tinyllama/unload")
     assert queued.status_code == 202 and queued.json()["job_id"]
     missing = alice.get("/api/v1/models/hf.co/org/missing-model:Q4_K_M/status")
     assert missing.status_code == 404 and "Pull it first" in missing.json()["error"]["message"]
@@ -94,12 +96,12 @@ def test_a_model_ollama_does_not_have_is_refused_at_once(api: Api, sim: Simulato
     if action == "load":
         response = alice.post("/api/v1/models/load", json={"model": "nosuch:1b"})
     else:
-        response = alice.delete("/api/v1/models/nosuch:1b/unload")
+        response = api.as_("admin").delete("/api/v1/models/nosuch:1b/unload")
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["code"] == "not_found" and error["details"] == {"model": "nosuch:1b"}
     assert "'nosuch:1b'" in error["message"] and "model.pull" in error["message"]  # what to do about it
-    assert alice.get("/api/ai-agent/jobs").json()["jobs"] == []  # nothing queued
+    assert api.as_("admin").get("/api/ai-agent/jobs", params={"all": "true"}).json()["jobs"] == []  # nothing queued
     assert sim.stats()["requests"].get("generate", 0) == 0
 
 

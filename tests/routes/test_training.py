@@ -100,3 +100,31 @@ def test_a_report_during_training_queues_behind_it_and_the_busy_message_names_th
     assert report["status"] == "completed", report["error_message"]
     settings = alice.get("/api/ai-agent/settings").json()
     assert settings["active_model"] == "tinyllama" and settings["ai_model_trained"] is False
+
+
+def test_a_users_training_changes_only_their_own_default_and_never_an_existing_model(api: Api) -> None:
+    """Training deploys under a name that cannot collide with a model Ollama has, becomes its user's
+    default, and leaves everyone else's default alone; only admins change that, to a model Ollama has."""
+    alice, bob, admin = api.as_("alice"), api.as_("bob"), api.as_("admin")
+    body = {"base_model": "tinyllama", "examples": EXAMPLES, "epochs": 1}
+    taken = alice.post("/api/ai-agent/training", json={**body, "model_name": "tinyllama:latest"})
+    assert taken.status_code == 409 and "tinyllama:latest" in taken.json()["error"]["message"]
+    forbidden = alice.post("/api/ai-agent/training", json={**body, "make_default": True})
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["details"]["field"] == "make_default"
+    assert (
+        alice.get("/api/ai-agent/jobs").json()["jobs"] == [] and alice.get("/api/ai-agent/training/sets").json() == []
+    )
+
+    accepted = alice.post("/api/ai-agent/training", json=body)
+    done = wait_for_status(alice, accepted.json()["job_id"], {"completed", "failed"}, within=60)
+    assert done["status"] == "completed", done["error_message"]
+    model = alice.get(f"/api/ai-agent/job/{done['job_id']}/result").json()["result"]["model"]
+    assert alice.get("/api/ai-agent/settings").json()["active_model"] == model
+    assert bob.get("/api/ai-agent/settings").json()["active_model"] == "tinyllama"
+    answered = bob.post("/api/ai-agent/jobs?wait=30", json={"job_type": "generate", "request": {"prompt": "Hi"}})
+    assert answered.json()["result"]["model"] == "tinyllama", "bob's jobs keep everyone's default"
+
+    missing = admin.put("/api/ai-agent/settings/active-model", json={"model": "nosuchmodel"})
+    assert missing.status_code == 404 and admin.get("/api/ai-agent/settings").json()["everyones_model"] == "tinyllama"
+    assert admin.put("/api/ai-agent/settings/active-model", json={"model": model}).status_code == 200
+    assert bob.get("/api/ai-agent/settings").json()["active_model"] == model

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.routes.deps import CurrentUser
+from app.routes.deps import AdminUser, CurrentUser
 from app.routes.jobs import queue_job
 from app.schemas.jobs import JobResult, SubmitJob
 from app.services.accounts.users import User
@@ -138,7 +138,8 @@ async def model_status(request: Request, _user: CurrentUser, name: str) -> dict[
 
 
 @router.delete("/{name:path}/unload", status_code=202, responses=QUEUED_ERRORS)
-async def unload(request: Request, user: CurrentUser, name: str, wait: Wait = False) -> Any:
-    """Queue a `model.unload` job (`keep_alive: 0`); 404 at once for a model Ollama does not have."""
+async def unload(request: Request, user: AdminUser, name: str, wait: Wait = False) -> Any:
+    """Admins (an unload affects everyone): queue a `model.unload` job (`keep_alive: 0`); 404 at once for a
+    model Ollama does not have."""
     await models.require_available(request.app.state.ollama_http, check_name(name))
     return await queue_model_job(request, user, "model.unload", {"model": name}, wait)

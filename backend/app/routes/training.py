@@ -9,12 +9,13 @@ import asyncpg
 from fastapi import APIRouter, Body, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.routes.jobs import SUBMIT_ERRORS, IdempotencyKey, IfBusy, Prefer, submit_and_answer
 from app.schemas.jobs import JobAccepted, SubmitJob
+from app.services.accounts.users import User
+from app.services.ollama import models, system_settings
 from app.services.ollama import names as model_names
-from app.services.ollama import system_settings
 from app.services.training import sets as training_sets
 
 router = APIRouter(prefix="/api/ai-agent", tags=["training"])
@@ -40,6 +41,11 @@ class StartTraining(BaseModel):
     max_retries: int | None = Field(
         default=None, ge=0, le=5, description="A retry runs the whole training again (default: none)."
     )
+    make_default: bool = Field(
+        default=False,
+        description="Admins: make the new model everyone's default. Otherwise it becomes your own default only.",
+    )
+    replace_existing: bool = Field(default=False, description="Admins: let `model_name` replace an existing model.")
 
 
 class TrainingSetOut(BaseModel):
@@ -50,7 +56,8 @@ class TrainingSetOut(BaseModel):
 
 
 class SettingsOut(BaseModel):
-    active_model: str = Field(description="What jobs that name no model use.")
+    active_model: str = Field(description="What your jobs use when they name no model.")
+    everyones_model: str = Field(description="Everyone's default (set by admins); yours if you trained none.")
     default_model: str = Field(description="DEFAULT_MODEL: the active model until a training run deploys one.")
     ai_model_trained: bool = False
     ai_model_trained_at: str | None = None
@@ -107,9 +114,12 @@ async def start_training(
     if_busy: IfBusy = None,
 ) -> Any:
     """ "Train AI": queue a training run under the GPU slot; when it succeeds it deploys the new model
-    to Ollama and makes it the active model, with no further step."""
+    to Ollama and makes it your default model (an admin may make it everyone's), with no further step.
+    A name Ollama already has is refused with 409: training never replaces another model."""
     if (body.examples is None) == (body.training_set_id is None):
         raise InvalidInput("Send either `examples` (JSONL text) or `training_set_id`, not both.", {"field": "examples"})
+    if body.model_name and not (body.replace_existing and user.is_admin):
+        await _refuse_existing_model(request, body.model_name)
     examples = training_sets.parse_jsonl(body.examples) if body.examples is not None else None
 
     async def save_set_then_submit(conn: asyncpg.Connection) -> SubmitJob:
@@ -128,6 +138,8 @@ async def start_training(
                 "base_model": body.base_model,
                 "training_set_id": str(training_set.id),
                 "epochs": body.epochs,
+                "make_default": body.make_default,
+                "replace_existing": body.replace_existing,
                 **({"model_name": body.model_name} if body.model_name else {}),
             },
             details=details,
@@ -140,12 +152,27 @@ async def start_training(
     )
 
 
-async def _settings_view(request: Request) -> SettingsOut:
+async def _refuse_existing_model(request: Request, name: str) -> None:
+    try:
+        await models.status(request.app.state.ollama_http, model_names.require_valid(name, field="model_name"))
+    except NotFound:
+        return
+    except models.OllamaUnreachable:
+        return  # checked again before the deploy
+    raise Conflict(
+        f"Ollama already has a model named {name!r}; a training run never replaces a model. Choose another "
+        "model_name, or leave it out for a new one.",
+        {"field": "model_name", "model": name},
+    )
+
+
+async def _settings_view(request: Request, user: User) -> SettingsOut:
     default = request.app.state.settings.default_model
     async with request.app.state.engine.connect() as conn:
         values = await system_settings.get_all(conn)
     return SettingsOut(
-        active_model=values.get(system_settings.ACTIVE_MODEL) or default,
+        active_model=system_settings.default_model_for(values, user.id, default),
+        everyones_model=values.get(system_settings.ACTIVE_MODEL) or default,
         default_model=default,
         ai_model_trained=bool(values.get("ai_model_trained", False)),
         ai_model_trained_at=values.get("ai_model_trained_at"),
@@ -155,19 +182,26 @@ async def _settings_view(request: Request) -> SettingsOut:
 
 
 @router.get("/settings", response_model=SettingsOut, responses=AUTH_ERRORS)
-async def get_settings(request: Request, _user: CurrentUser) -> SettingsOut:
-    """The active model and what the last training run recorded."""
-    return await _settings_view(request)
+async def get_settings(request: Request, user: CurrentUser) -> SettingsOut:
+    """The model your jobs use when they name none, everyone's default, and what the last training run recorded."""
+    return await _settings_view(request, user)
 
 
 @router.put(
     "/settings/active-model",
     response_model=SettingsOut,
-    responses={**AUTH_ERRORS, 403: {"description": "Admins only"}, 422: {"description": "Invalid model name"}},
+    responses={
+        **AUTH_ERRORS,
+        403: {"description": "Admins only"},
+        404: {"description": "Ollama has no such model"},
+        422: {"description": "Invalid model name"},
+    },
 )
-async def set_active_model(request: Request, _admin: AdminUser, body: ActiveModel) -> SettingsOut:
-    """Admins: switch the active model (e.g. back to the base model after a disappointing training run)."""
+async def set_active_model(request: Request, admin: AdminUser, body: ActiveModel) -> SettingsOut:
+    """Admins: switch everyone's default model (e.g. back to the base model after a disappointing training
+    run). A model Ollama does not have is refused (404): every job naming no model would fail."""
     model_names.require_valid(body.model, field="model")
+    await models.status(request.app.state.ollama_http, body.model)
     async with request.app.state.engine.begin() as conn:
         await system_settings.put(conn, {system_settings.ACTIVE_MODEL: body.model})
-    return await _settings_view(request)
+    return await _settings_view(request, admin)

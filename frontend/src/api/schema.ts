@@ -428,7 +428,7 @@ export interface paths {
         };
         /**
          * Get Settings
-         * @description The active model and what the last training run recorded.
+         * @description The model your jobs use when they name none, everyone's default, and what the last training run recorded.
          */
         get: operations["get_settings_api_ai_agent_settings_get"];
         put?: never;
@@ -449,7 +449,8 @@ export interface paths {
         get?: never;
         /**
          * Set Active Model
-         * @description Admins: switch the active model (e.g. back to the base model after a disappointing training run).
+         * @description Admins: switch everyone's default model (e.g. back to the base model after a disappointing training
+         *     run). A model Ollama does not have is refused (404): every job naming no model would fail.
          */
         put: operations["set_active_model_api_ai_agent_settings_active_model_put"];
         post?: never;
@@ -471,7 +472,8 @@ export interface paths {
         /**
          * Start Training
          * @description "Train AI": queue a training run under the GPU slot; when it succeeds it deploys the new model
-         *     to Ollama and makes it the active model, with no further step.
+         *     to Ollama and makes it your default model (an admin may make it everyone's), with no further step.
+         *     A name Ollama already has is refused with 409: training never replaces another model.
          */
         post: operations["start_training_api_ai_agent_training_post"];
         delete?: never;
@@ -863,7 +865,8 @@ export interface paths {
         post?: never;
         /**
          * Unload
-         * @description Queue a `model.unload` job (`keep_alive: 0`); 404 at once for a model Ollama does not have.
+         * @description Admins (an unload affects everyone): queue a `model.unload` job (`keep_alive: 0`); 404 at once for a
+         *     model Ollama does not have.
          */
         delete: operations["unload_api_v1_models__name__unload_delete"];
         options?: never;
@@ -1818,7 +1821,7 @@ export interface components {
         SettingsOut: {
             /**
              * Active Model
-             * @description What jobs that name no model use.
+             * @description What your jobs use when they name no model.
              */
             active_model: string;
             /**
@@ -1837,6 +1840,11 @@ export interface components {
              * @description DEFAULT_MODEL: the active model until a training run deploys one.
              */
             default_model: string;
+            /**
+             * Everyones Model
+             * @description Everyone's default (set by admins); yours if you trained none.
+             */
+            everyones_model: string;
         };
         /** StartTraining */
         StartTraining: {
@@ -1863,6 +1871,12 @@ export interface components {
              */
             examples?: string | null;
             /**
+             * Make Default
+             * @description Admins: make the new model everyone's default. Otherwise it becomes your own default only.
+             * @default false
+             */
+            make_default?: boolean;
+            /**
              * Max Retries
              * @description A retry runs the whole training again (default: none).
              */
@@ -1872,6 +1886,12 @@ export interface components {
              * @description Default: `<base>-ft-<job id>`.
              */
             model_name?: string | null;
+            /**
+             * Replace Existing
+             * @description Admins: let `model_name` replace an existing model.
+             * @default false
+             */
+            replace_existing?: boolean;
             /** Timeout Seconds */
             timeout_seconds?: number | null;
             /**
@@ -2391,11 +2411,23 @@ export interface components {
              */
             epochs?: number;
             /**
+             * Make Default
+             * @description Admins: make the new model everyone's default (the active model). Otherwise it becomes only the default of the user who trained it.
+             * @default false
+             */
+            make_default?: boolean;
+            /**
              * Model Name
              * @description Name of the new model (default: `<base>-ft-<job id>`).
              * @default null
              */
             model_name?: string | null;
+            /**
+             * Replace Existing
+             * @description Admins: let `model_name` replace a model Ollama already has.
+             * @default false
+             */
+            replace_existing?: boolean;
             /**
              * Training Set Id
              * Format: uuid
@@ -3629,6 +3661,13 @@ export interface operations {
             };
             /** @description Admins only */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -69,7 +69,9 @@ async def test_a_training_run_deploys_its_model_and_later_jobs_use_it(
     assert stats["requests"].get("create", 0) == 1 and stats["requests"].get("blobs", 0) >= 1
     async with engine.connect() as conn:
         settings = await system_settings.get_all(conn)
-    assert settings["active_model"] == "acme-assistant:v1" and settings["ai_model_trained"] is True
+    # alice's run is alice's default; everyone else's stays as it was (only admins change that).
+    assert settings["default_model:alice"] == "acme-assistant:v1" and "active_model" not in settings
+    assert settings["ai_model_trained"] is True
     assert settings["ai_training_examples"] == len(EXAMPLES) and settings["ai_model_trained_at"]
 
     follow_up = await submit(db, request={"prompt": "Which model answers?"})  # names no model

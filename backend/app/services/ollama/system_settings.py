@@ -58,15 +58,18 @@ async def put(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(text(SETTINGS_PUT), {"values": json.dumps(values)})
 
 
-async def record_deploy(conn: AsyncConnection, model: str, examples: int, job_id: str) -> None:
-    """A training run deployed `model`: from now on it is the active model."""
-    await put(
-        conn,
-        {
-            "ai_model_trained": True,
-            "ai_model_trained_at": datetime.now(UTC).isoformat(),
-            "ai_training_examples": examples,
-            ACTIVE_MODEL: model,
-            "ai_model_trained_by_job": job_id,
-        },
-    )
+async def record_deploy(
+    conn: AsyncConnection, model: str, examples: int, job_id: str, *, user_id: str, for_everyone: bool
+) -> None:
+    """A training run deployed `model`: from now on it is its user's default model — and, when an admin
+    asked for it, everyone's (the active model)."""
+    values: dict[str, Any] = {
+        "ai_model_trained": True,
+        "ai_model_trained_at": datetime.now(UTC).isoformat(),
+        "ai_training_examples": examples,
+        "ai_model_trained_by_job": job_id,
+        user_model_key(user_id): model,
+    }
+    if for_everyone:
+        values[ACTIVE_MODEL] = model
+    await put(conn, values)

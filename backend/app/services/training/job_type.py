@@ -20,15 +20,17 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+import ollama
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import Settings
 from app.db import Executor
+from app.errors import Forbidden
 from app.services.accounts.users import User
 from app.services.ollama import names as model_names
 from app.services.ollama import system_settings
 from app.services.ollama.names import ValidModelName
-from app.services.queue.errors import PermanentError
+from app.services.queue.errors import PermanentError, TransientError
 from app.services.queue.job_type import JobContext, JobType
 from app.services.training import sets as training_sets
 from app.services.training.runner import run_command
@@ -49,6 +51,28 @@ class TrainingRequest(BaseModel):
         default=None, max_length=300, description="Name of the new model (default: `<base>-ft-<job id>`)."
     )
     epochs: int = Field(default=3, ge=1, le=1000, description="Passes over the examples.")
+    make_default: bool = Field(
+        default=False,
+        description="Admins: make the new model everyone's default (the active model). Otherwise it becomes "
+        "only the default of the user who trained it.",
+    )
+    replace_existing: bool = Field(
+        default=False, description="Admins: let `model_name` replace a model Ollama already has."
+    )
+
+
+async def refuse_existing(client: ollama.AsyncClient, model_name: str) -> None:
+    """A training run never replaces a model Ollama already has (unless an admin asked for it)."""
+    try:
+        await client.show(model_name)
+    except ollama.ResponseError as error:
+        if error.status_code == 404:
+            return
+        raise
+    raise PermanentError(
+        f"Ollama already has a model named {model_name!r}; a training run does not replace it. "
+        "Choose another model_name (or leave it out for a new one)."
+    )
 
 
 def default_model_name(base_model: str, job_id: uuid.UUID) -> str:
@@ -91,6 +115,13 @@ class TrainingJob(JobType[TrainingRequest]):
 
     async def authorize(self, conn: Executor, user: User, request: TrainingRequest) -> None:
         await training_sets.get_owned(conn, user, request.training_set_id)  # 404 unless yours (or admin)
+        if (request.make_default or request.replace_existing) and not user.is_admin:
+            field = "make_default" if request.make_default else "replace_existing"
+            raise Forbidden(
+                f"Only admins may set `{field}`: your trained model becomes your own default and never replaces "
+                "another model. Leave it out.",
+                {"field": field},
+            )
 
     async def run(self, ctx: JobContext, request: TrainingRequest) -> dict[str, Any]:
         assert ctx.engine is not None and ctx.settings is not None
@@ -137,10 +168,15 @@ class TrainingJob(JobType[TrainingRequest]):
             )
 
         adapter = await asyncio.to_thread(find_adapter, output)
+        if not request.replace_existing:
+            await refuse_existing(ctx.ollama, model_name)  # it may have appeared since the submission
         deployed = await self._deploy(ctx, request.base_model, model_name, adapter)
         async with ctx.engine.begin() as conn:
-            await system_settings.record_deploy(conn, model_name, len(examples), str(job.id))
-        ctx.progress.update(percent=100, message=f"deployed {model_name}: jobs without a model now use it")
+            await system_settings.record_deploy(
+                conn, model_name, len(examples), str(job.id), user_id=job.user_id, for_everyone=request.make_default
+            )
+        whose = "everyone's jobs" if request.make_default else f"{job.username}'s jobs"
+        ctx.progress.update(percent=100, message=f"deployed {model_name}: {whose} without a model now use it")
         return {
             "model": model_name,
             "base_model": request.base_model,
@@ -153,7 +189,14 @@ class TrainingJob(JobType[TrainingRequest]):
 
     async def _deploy(self, ctx: JobContext, base_model: str, model_name: str, adapter: Path) -> dict[str, Any]:
         ctx.progress.update(percent=COMMAND_SHARE, message=f"deploying {model_name}: uploading the adapter")
-        digest = await ctx.ollama.create_blob(adapter)
+        try:
+            digest = await ctx.ollama.create_blob(adapter)
+        except ollama.ResponseError as error:
+            failure = TransientError if error.status_code >= 500 else PermanentError
+            raise failure(
+                f"Uploading the trained adapter ({adapter.name}) to Ollama failed ({error.status_code}): "
+                f"{error.error}"
+            ) from error
         statuses = await ctx.ollama.create(
             model=model_name, from_=base_model, adapters={adapter.name: digest}, stream=True
         )
