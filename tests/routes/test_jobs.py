@@ -251,6 +251,10 @@ def test_health_reports_database_processor_and_ollama(api: Api) -> None:
         assert processor["running"] is True and processor["max_concurrent_jobs"] == 1
         assert processor["active_jobs"] == 0 and processor["processing_interval"] == 2.0
         assert body["ollama"]["reachable"] is True
+        assert "url" not in body["ollama"], "Ollama's internal address is not shown to anyone"
+    for who, shown in (("alice", False), ("admin", True)):
+        ollama = api.as_(who).get("/api/ai-agent/health").json()["ollama"]
+        assert ("url" in ollama) is shown, f"{who} {'sees' if shown else 'does not see'} Ollama's address"
 
 
 def test_health_says_when_ollama_is_unreachable_but_still_takes_jobs(start_api: Callable[..., Api]) -> None:

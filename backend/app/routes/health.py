@@ -11,6 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.services.accounts.auth import AuthError
+
 router = APIRouter(tags=["health"])
 
 
@@ -24,20 +26,37 @@ async def _database_ok(request: Request) -> bool:
         return False
 
 
-async def _ollama(request: Request) -> dict[str, Any]:
-    """Whether Ollama answers (it does not decide the status: jobs queue and retry while it is down)."""
+async def _ollama(request: Request, show_url: bool) -> dict[str, Any]:
+    """Whether Ollama answers (it does not decide the status: jobs queue and retry while it is down).
+    Its address is internal: only an admin's health check shows it."""
     settings = request.app.state.settings
+    where = {"url": settings.ollama_base_url} if show_url else {}
     try:
         async with httpx.AsyncClient(base_url=settings.ollama_base_url, timeout=2) as client:
             response = await client.get("/api/version")
             response.raise_for_status()
-        return {"reachable": True, "url": settings.ollama_base_url, "version": response.json().get("version")}
+        return {"reachable": True, **where, "version": response.json().get("version")}
     except (httpx.HTTPError, ValueError) as error:
-        return {"reachable": False, "url": settings.ollama_base_url, "error": str(error) or type(error).__name__}
+        detail = (str(error) or type(error).__name__) if show_url else type(error).__name__
+        return {"reachable": False, **where, "error": detail}
+
+
+async def _is_admin(request: Request) -> bool:
+    """Health needs no token; one that names an admin shows more."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return False
+    try:
+        user = await request.app.state.authenticator.authenticate(header[7:].strip())
+    except AuthError:
+        return False
+    except Exception:  # the database is down: health answers anyway, as to anyone
+        return False
+    return user.is_admin
 
 
 async def _health(request: Request) -> JSONResponse:
-    database, ollama = await asyncio.gather(_database_ok(request), _ollama(request))
+    database, ollama = await asyncio.gather(_database_ok(request), _ollama(request, await _is_admin(request)))
     processor = request.app.state.processor
     body: dict[str, Any] = {
         "status": "healthy" if database else "unhealthy",
