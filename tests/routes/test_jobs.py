@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -293,3 +294,45 @@ def test_metrics_in_prometheus_format(api: Api) -> None:
     assert 'aijobs_jobs{job_type="generate",status="completed"} 1.0' in body
     assert "aijobs_queue_length 0.0" in body
     assert "aijobs_job_run_seconds_count 1.0" in body and "aijobs_gpu_busy_seconds_total" in body
+
+
+def test_forty_concurrent_submits_against_a_quota_of_five_accept_exactly_five(start_api: Callable[..., Api]) -> None:
+    api = start_api(MAX_QUEUED_PER_USER="5", MAX_CONCURRENT_JOBS="1")
+    admin = api.as_("admin")
+    assert admin.post("/api/ai-agent/lock/maintenance", json={"ttl_seconds": 600}).status_code == 201  # GPU held
+    alice = api.as_("alice")
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(lambda _: alice.post("/api/ai-agent/jobs", json=GENERATE).status_code, range(40)))
+    assert codes.count(202) == 5 and codes.count(429) == 35
+    queued = alice.get("/api/ai-agent/jobs", params={"status": "queued"}).json()["jobs"]
+    assert len(queued) == 5
+    cancelled = queued[0]["job_id"]
+    alice.post(f"/api/ai-agent/job/{cancelled}/cancel")
+    assert alice.post("/api/ai-agent/jobs", json=GENERATE).status_code == 202  # the freed place is taken
+    refused = alice.post(f"/api/ai-agent/job/{cancelled}/retry")
+    assert refused.status_code == 429 and refused.headers["Retry-After"], "a retry counts against the quota too"
+
+
+def test_an_idempotency_key_reused_with_another_request_is_refused_naming_the_key(api: Api) -> None:
+    alice = api.as_("alice")
+    headers = {"Idempotency-Key": "case-5"}
+    first = alice.post("/api/ai-agent/jobs", json=GENERATE, headers=headers).json()
+    other = {"job_type": "generate", "request": {"model": "tinyllama", "prompt": "Something else"}}
+    refused = alice.post("/api/ai-agent/jobs", json=other, headers=headers)
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert "case-5" in error["message"] and error["details"]["job_id"] == first["job_id"]
+
+
+def test_positions_of_concurrent_submits_are_the_order_the_jobs_start(api: Api, sim: Simulator) -> None:
+    """20 submissions at once behind a held GPU: once they have returned, their positions are 0…19, no
+    two alike, and the jobs start in that order."""
+    admin, alice = api.as_("admin"), api.as_("alice")
+    admin.post("/api/ai-agent/lock/maintenance", json={"ttl_seconds": 600})
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = list(pool.map(lambda _: alice.post("/api/ai-agent/jobs", json=GENERATE).json()["job_id"], range(20)))
+    positions = {job_id: alice.get(f"/api/ai-agent/job/{job_id}/status").json()["position"] for job_id in ids}
+    assert sorted(positions.values()) == list(range(20))
+    admin.delete("/api/ai-agent/lock/maintenance/0")
+    started = sorted(ids, key=lambda job_id: wait_for_status(alice, job_id, {"completed"})["started_at"])
+    assert started == sorted(ids, key=positions.__getitem__)

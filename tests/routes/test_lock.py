@@ -3,6 +3,9 @@ force-release and maintenance holds; the history of who used the GPU."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.routes.test_jobs import wait_for_status
 from tests.support.api import Api
 from tests.support.simulator import Simulator
+from tests.support.sockets import connect
+from tests.support.waiting import until
 
 REPORT_LIKE = {
     "job_type": "generate",
@@ -92,3 +97,42 @@ async def test_maintenance_hold_keeps_jobs_waiting_until_released(api: Api, sim:
     assert admin.delete("/api/ai-agent/lock/maintenance/0").status_code == 200
     assert wait_for_status(alice, job_id, {"completed"})["status"] == "completed"
     assert sim.stats()["requests"]["generate"] == 1
+
+
+async def test_bob_sees_who_holds_the_gpu_but_no_byte_of_alices_text(api: Api, sim: Simulator) -> None:
+    """The lock view is shared by everyone: who, what, since when, how far — never another user's text,
+    on any surface (the lock, the lease status, the 409, Socket.IO's lock:update)."""
+    sim.configure(tokens=40)
+    sim.hold(endpoints=["generate"], after_tokens=20, count=1)  # alice's answer stops half-written
+    alice, bob = api.as_("alice"), api.as_("bob")
+    job_id = alice.post("/api/ai-agent/jobs", json=REPORT_LIKE).json()["job_id"]
+    await asyncio.to_thread(sim.wait_held, 1)
+    written = await until(
+        lambda: alice.get(f"/api/ai-agent/job/{job_id}/status").json()["progress"].get("text"),
+        what="alice's text so far in her job's status",
+    )
+    watcher = await connect(api.base_url, api.tokens["bob"])
+    try:
+        busy = bob.post("/api/ai-agent/jobs?if_busy=reject", json=REPORT_LIKE)
+        assert busy.status_code == 409
+        lock = bob.get("/api/ai-agent/lock").json()
+        assert lock["holders"][0]["username"] == "alice" and lock["holders"][0]["progress"]["tokens"] >= 1
+        alice.post("/api/ai-agent/jobs", json=REPORT_LIKE)  # a change, so a lock:update is sent
+        update = await until(
+            lambda: next((data for name, data in watcher.events if name == "lock:update" and data["holders"]), None),
+            what="a lock:update naming the holder",
+        )
+        surfaces = {
+            "GET /api/ai-agent/lock": lock,
+            "GET /api/locks/gpu%2F0/status": bob.get("/api/locks/gpu%2F0/status").json(),
+            "409 gpu_busy": busy.json(),
+            "lock:update": update,
+        }
+        for surface, body in surfaces.items():
+            seen = json.dumps(body)
+            assert written not in seen and '"text"' not in seen, f"{surface} shows alice's text"
+            assert "alice" in seen, f"{surface} still says who holds the GPU"
+        assert bob.get(f"/api/ai-agent/job/{job_id}/status").status_code == 404
+    finally:
+        await watcher.close()
+        sim.release()

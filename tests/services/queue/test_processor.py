@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
@@ -145,3 +149,86 @@ async def test_a_stalled_stream_counts_as_transient_and_is_retried(
         done.error_message or ""
     )
     assert await leases_held(db) == 0
+
+
+async def test_a_cancel_during_the_outcome_write_does_not_lose_the_result(
+    db: asyncpg.Pool, processor: Processor, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write of a finished job's outcome cannot be interrupted: a cancel arriving while it is being
+    written leaves the job completed, its result kept and its slot free at once."""
+    writing, go_on = asyncio.Event(), asyncio.Event()
+    real_finish = store.finish
+
+    async def slow_finish(*args: Any, **kwargs: Any) -> store.Finished:
+        writing.set()
+        await go_on.wait()
+        return await real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish", slow_finish)
+    job = await submit(db)
+    await asyncio.wait_for(writing.wait(), 20)
+    assert await store.request_cancel(db, job.id, by="alice") == "running"
+    await until(lambda: job.id in processor._early_cancels or _cancel_seen(processor, job.id), what="the cancel")
+    go_on.set()
+    done = await job_reaches(db, job.id, TERMINAL, within=5)
+    assert done.status == "completed" and done.result_data and done.result_data["response"]
+    assert await leases_held(db) == 0
+
+
+def _cancel_seen(processor: Processor, job_id: uuid.UUID) -> bool:
+    run = processor.running.get(job_id)
+    return run is None or run.finishing
+
+
+async def test_a_cancel_arriving_before_the_job_is_registered_stops_it_at_once(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cancel NOTIFY that arrives between the claim's commit and the job's registration in the
+    processor is remembered and applied: the job stops within a second, not at the next heartbeat."""
+    sim.configure(token_delay=0.1, tokens=200)
+    real_claim = store.claim
+    processor: Processor | None = None
+
+    async def claim_then_cancel(*args: Any, **kwargs: Any) -> store.Claimed | None:
+        claimed = await real_claim(*args, **kwargs)
+        if claimed is not None:
+            assert await store.request_cancel(db, claimed.job.id, by="alice") == "running"
+            await until(lambda: claimed.job.id in processor._early_cancels, what="the cancel NOTIFY")  # type: ignore[union-attr]
+        return claimed
+
+    monkeypatch.setattr(store, "claim", claim_then_cancel)
+    processor = await start_processor(lease_ttl_seconds=30)  # a heartbeat would only look in 10 s
+    job = await submit(db)
+    cancelled_at = time.monotonic()
+    done = await job_reaches(db, job.id, TERMINAL, within=20)
+    assert done.status == "cancelled" and time.monotonic() - cancelled_at < 3
+    assert await leases_held(db) == 0
+
+
+async def test_a_job_whose_queue_deadline_passed_never_starts_even_when_a_slot_frees(
+    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+) -> None:
+    """The deadline is checked by the claim itself, not only by the sweep."""
+    await start_processor(job_processing_interval=60)
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    first = await submit(db)
+    await asyncio.to_thread(sim.wait_held, 1)
+    late = await submit(db, request={"model": "tinyllama", "prompt": "too late"}, queue_deadline=await _soon(db))
+    await until(lambda: _past(db, late.id), what="the queue deadline to pass")
+    sim.release()
+    assert (await job_reaches(db, first.id, TERMINAL)).status == "completed"
+    done = await job_reaches(db, late.id, TERMINAL)
+    assert done.status == "failed" and done.error_kind == "queue_timeout"
+    prompts = [entry["prompt"] for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
+    assert "too late" not in prompts, "it never reached Ollama"
+
+
+async def _soon(db: asyncpg.Pool) -> Any:
+    return await db.fetchval("SELECT now() + interval '200 milliseconds'")
+
+
+async def _past(db: asyncpg.Pool, job_id: uuid.UUID) -> bool:
+    return bool(await db.fetchval("SELECT queue_deadline < now() FROM ai_jobs WHERE id = $1", job_id))

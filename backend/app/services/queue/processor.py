@@ -77,6 +77,7 @@ class Run:
     deadline: float  # monotonic: stop the job's GPU work by then unless its lease is renewed
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # why we cancelled its task: cancelled · lease_lost · shutdown
+    executing: bool = False  # its task has begun (a task cancelled before it begins never runs its cleanup)
     finishing: bool = False  # its job type returned; only the (fenced, shielded) outcome write is left
     deadline_sent: float = 0.0  # when the statement that last renewed its lease was sent
     watchdog: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -230,10 +231,12 @@ class Processor:
             self._early_cancels[job] = now
 
     def _stop(self, run: Run, reason: str) -> None:
-        """Stop a job's GPU work (its task is cancelled, which closes its Ollama stream)."""
-        if run.task is not None and run.stop_reason is None and not run.finishing:
+        """Stop a job's GPU work (its task is cancelled, which closes its Ollama stream). A run whose task
+        has not begun yet sees the reason as it begins."""
+        if run.stop_reason is None and not run.finishing:
             run.stop_reason = reason
-            run.task.cancel()
+            if run.executing and run.task is not None:
+                run.task.cancel()
 
     # ---- claiming --------------------------------------------------------------------------------
 
@@ -320,6 +323,9 @@ class Processor:
         """Run the job type; the outcome to write (None: the lease was lost, write nothing)."""
         job, progress = run.job, run.progress
         assert self.ollama is not None
+        run.executing = True
+        if run.stop_reason is not None:  # stopped before it began (a cancel that came with the claim)
+            return self._after_stop(run)
         kind = self.job_types.get(job.job_type)
         try:
             if kind is None:
