@@ -108,7 +108,7 @@ async def validate_version(body: ValidateName, _user: CurrentUser) -> dict[str, 
     return {
         "valid": True,
         "name": body.name,
-        "canonical": name.canonical,
+        "canonical": model_names.canonical(name),
         "host": name.host,
         "namespace": name.namespace,
         "model": name.model,

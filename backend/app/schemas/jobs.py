@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models.job import JobStatus
-from app.services.queue.job_type import ResultKind
+
+# How the page shows a job type's result: plain text, Markdown, a diagram, vectors, a model operation, a
+# training run, or (anything else) the JSON itself.
+ResultKind = Literal["text", "markdown", "diagram", "embeddings", "model", "training", "json"]
 
 
 class SubmitJob(BaseModel):

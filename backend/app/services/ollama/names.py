@@ -1,32 +1,14 @@
-"""Ollama model names: `[host/][namespace/]model[:tag]` (see ollama-api.md, "Model names")."""
+"""Model names checked at the service's edge: Ollama's rule (`app.model_names`), with errors that name the
+broken part, for request fields (`ValidModelName`), paths and settings (`require_valid`)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator
 
 from app.errors import InvalidInput
-
-PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
-HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}(:[0-9]{1,5})?$")
-
-
-@dataclass(frozen=True)
-class ModelName:
-    host: str
-    namespace: str
-    model: str
-    tag: str
-
-    @property
-    def canonical(self) -> str:
-        """`tinyllama` → `tinyllama:latest`; the default host and namespace are left out, as Ollama shows them."""
-        prefix = "" if self.host == "registry.ollama.ai" else f"{self.host}/"
-        namespace = "" if self.namespace == "library" and not prefix else f"{self.namespace}/"
-        return f"{prefix}{namespace}{self.model}:{self.tag}".lower()
+from app.model_names import RULES, ModelName, broken_part, split
 
 
 class InvalidModelName(ValueError):
@@ -34,30 +16,24 @@ class InvalidModelName(ValueError):
 
 
 def parse(name: str) -> ModelName:
+    """The name's parts (Ollama's own rule, `app.model_names`), or InvalidModelName naming the broken one."""
     if not name or name != name.strip():
         raise InvalidModelName("a model name cannot be empty or start/end with spaces")
-    parts = name.split("/")
-    if len(parts) > 3:
+    # Two common slips, named plainly (Ollama's rule refuses them too, in terms of the parts it splits).
+    if name.count("/") > 2:
         raise InvalidModelName("at most host/namespace/model: more than two '/' in the name")
-    last = parts[-1]
-    model, sep, tag = last.partition(":")
-    if sep and ":" in tag:
+    if name.rsplit("/", 1)[-1].count(":") > 1:
         raise InvalidModelName("':' may appear only once after the model, to separate the tag")
-    host = parts[0] if len(parts) == 3 else "registry.ollama.ai"
-    namespace = parts[-2] if len(parts) >= 2 else "library"
-    if len(parts) == 3 and not HOST.match(host):
-        raise InvalidModelName(f"host {host!r}: letters, digits, '_', '.', '-' and an optional :port")
-    if len(parts) >= 2 and (not PART.match(namespace) or "." in namespace):
-        raise InvalidModelName(
-            f"namespace {namespace!r}: starts with a letter, digit or '_', then letters, digits, '_', '-'; no '.'"
-        )
-    for label, value in (("model", model), ("tag", tag if sep else "latest")):
-        if not PART.match(value):
-            raise InvalidModelName(
-                f"{label} {value!r}: 1-80 characters, starting with a letter, digit or '_', then letters, digits, "
-                "'_', '.', '-'"
-            )
-    return ModelName(host=host, namespace=namespace, model=model, tag=tag if sep else "latest")
+    parts = split(name)
+    broken = broken_part(parts)
+    if broken is not None:
+        raise InvalidModelName(f"{broken} {getattr(parts, broken)!r}: {RULES[broken]}")
+    return parts
+
+
+def canonical(name: ModelName) -> str:
+    """`tinyllama` → `tinyllama:latest`, as Ollama shows it (lower-cased: lookup ignores case)."""
+    return name.display.lower()
 
 
 def check(name: str) -> str:
@@ -84,6 +60,6 @@ def require_valid(name: str, field: str) -> str:
 def same_model(a: str, b: str) -> bool:
     """`tinyllama` and `tinyllama:latest` are the same model; lookup is case-insensitive."""
     try:
-        return parse(a).canonical == parse(b).canonical
+        return parse(a).key == parse(b).key
     except InvalidModelName:
         return a.lower() == b.lower()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import asyncpg
 import ollama
@@ -15,16 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db import Executor
+from app.schemas.jobs import ResultKind
 from app.services.accounts.users import User
 from app.services.queue.errors import PermanentError
 from app.services.queue.progress import ProgressReporter
 from app.services.queue.store import Job
 
 RequestT = TypeVar("RequestT", bound=pydantic.BaseModel)
-
-# How the page shows a result: plain text, Markdown, a diagram, vectors, a model operation, a training
-# run, or (anything else) the JSON itself.
-ResultKind = Literal["text", "markdown", "diagram", "embeddings", "model", "training", "json"]
 
 
 @dataclass

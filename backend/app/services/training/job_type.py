@@ -194,8 +194,7 @@ class TrainingJob(JobType[TrainingRequest]):
         except ollama.ResponseError as error:
             failure = TransientError if error.status_code >= 500 else PermanentError
             raise failure(
-                f"Uploading the trained adapter ({adapter.name}) to Ollama failed ({error.status_code}): "
-                f"{error.error}"
+                f"Uploading the trained adapter ({adapter.name}) to Ollama failed ({error.status_code}): {error.error}"
             ) from error
         statuses = await ctx.ollama.create(
             model=model_name, from_=base_model, adapters={adapter.name: digest}, stream=True
