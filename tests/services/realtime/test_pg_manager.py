@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from app.services.realtime.pg_manager import NOTIFY_LIMIT, PostgresManager
+from app.services.realtime.pg_manager import NOTIFY_LIMIT, PostgresManager, packed
 from tests.support.waiting import until
 
 
@@ -32,3 +33,12 @@ async def test_messages_arrive_in_order_including_ones_over_the_notify_limit(dat
     finally:
         consuming.cancel()
         await sender.close()
+
+
+def test_messages_waiting_together_share_one_notify_each_within_the_limit() -> None:
+    messages = [{"n": n, "text": "x" * (3000 if n % 5 == 0 else 50)} for n in range(40)]
+    bodies = packed(messages)
+    assert len(bodies) < len(messages) / 2, "a burst costs a few NOTIFYs, not one each"
+    assert all(len(body.encode()) <= NOTIFY_LIMIT for body in bodies)
+    assert [message for body in bodies for message in json.loads(body)] == messages, "in order, intact"
+    assert packed([{"text": "y" * 9000}]) == [json.dumps([{"text": "y" * 9000}], separators=(",", ":"))]

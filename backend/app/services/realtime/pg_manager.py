@@ -5,8 +5,9 @@ this class only moves its messages: `_publish` NOTIFYs them on one channel, `_li
 arrives. Every API replica LISTENs; a worker uses a write-only instance to emit to clients connected
 to any replica.
 
-Order: messages are sent one at a time over one connection, and PostgreSQL delivers notifications
-in commit order, so the events of one job reach every replica in the order they were emitted.
+Order: messages are sent in order over one connection (those waiting together as one JSON array per
+NOTIFY), and PostgreSQL delivers notifications in commit order, so the events of one job reach every
+replica in the order they were emitted.
 Size: NOTIFY carries at most 8000 bytes; a bigger message is stored in `socketio_messages` and only
 its id is notified.
 """
@@ -40,8 +41,27 @@ SOCKETIO_STORED_MESSAGE = "SELECT body FROM socketio_messages WHERE id = $1"
 log = logging.getLogger(__name__)
 
 CHANNEL = "aijobs_socketio"
+BATCH_LIMIT = 100  # messages gathered into one NOTIFY at most
 NOTIFY_LIMIT = 7900  # bytes; PostgreSQL's limit is 8000 including the channel name
 SEND_ATTEMPTS = 5
+
+
+def packed(messages: list[dict[str, Any]]) -> list[str]:
+    """The messages as JSON arrays, in order, each as large as fits in one NOTIFY (a message too big for
+    one goes alone, to be stored)."""
+    bodies: list[str] = []
+    current: list[str] = []
+    size = 2
+    for message in messages:
+        encoded = json.dumps(message, separators=(",", ":"))
+        if current and size + len(encoded.encode()) + 1 > NOTIFY_LIMIT:
+            bodies.append("[" + ",".join(current) + "]")
+            current, size = [], 2
+        current.append(encoded)
+        size += len(encoded.encode()) + 1
+    if current:
+        bodies.append("[" + ",".join(current) + "]")
+    return bodies
 
 
 class PostgresManager(AsyncPubSubManager):
@@ -65,12 +85,18 @@ class PostgresManager(AsyncPubSubManager):
         self._outbox.put_nowait(data)
 
     async def _send_loop(self) -> None:
+        """Send what is queued, several messages per NOTIFY when they are waiting together (a burst of
+        progress and status events costs one round trip, not one each)."""
         while True:
-            data = await self._outbox.get()
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty() and len(batch) < BATCH_LIMIT:
+                batch.append(self._outbox.get_nowait())
             try:
-                await self._send(json.dumps(data, separators=(",", ":")))
+                for body in packed(batch):
+                    await self._send(body)
             finally:
-                self._outbox.task_done()
+                for _ in batch:
+                    self._outbox.task_done()
 
     async def _send(self, body: str) -> None:
         for attempt in range(1, SEND_ATTEMPTS + 1):
@@ -117,15 +143,16 @@ class PostgresManager(AsyncPubSubManager):
         reader: asyncpg.Connection | None = None
         try:
             while True:
-                message = json.loads(await inbox.get())
-                if "stored_message" in message:
+                notified = json.loads(await inbox.get())
+                if isinstance(notified, dict) and "stored_message" in notified:
                     if reader is None or reader.is_closed():
                         reader = await db.connect_raw(self.database_url)
-                    body = await reader.fetchval(SOCKETIO_STORED_MESSAGE, message["stored_message"])
+                    body = await reader.fetchval(SOCKETIO_STORED_MESSAGE, notified["stored_message"])
                     if body is None:
                         continue  # deleted already (minutes late): the status endpoint has the state
-                    message = json.loads(body)
-                yield message
+                    notified = json.loads(body)
+                for message in notified if isinstance(notified, list) else [notified]:
+                    yield message
         finally:
             listening.cancel()
             if reader is not None:
