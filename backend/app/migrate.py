@@ -9,7 +9,6 @@ from alembic import command
 from alembic.config import Config
 
 
-
 def migrations_dir() -> Path:
     """The repository's top-level `alembic/` (a checkout or an editable install), or the copy of it a
     regular install puts inside the package as `app/migrations` (setup.py): one source, both ways."""

@@ -24,6 +24,7 @@ from app.services.leases import gpu
 from app.services.leases import service as leases
 from app.services.queue import sql, store
 from app.services.queue.errors import PermanentError
+from app.services.queue.progress import public_progress
 
 T = TypeVar("T")
 DEFAULT_PRIORITY = 0
@@ -77,7 +78,8 @@ async def submit(
     if reject_if_busy and lock.locked:
         first = lock.holders[0]
         raise GpuBusy(
-            gpu.busy_message(first), {"holder": first.as_dict(), "holders": [h.as_dict() for h in lock.holders]}
+            gpu.busy_message(first),
+            {"holder": _public(first), "holders": [_public(holder) for holder in lock.holders]},
         )
     queued = (
         await conn.execute(
@@ -117,6 +119,11 @@ async def submit(
         eta_seconds=await eta_seconds(conn, enqueued.job, place, lock.holders, settings.max_concurrent_jobs),
         lock=lock,
     )
+
+
+def _public(holder: leases.Holder) -> dict[str, Any]:
+    """A holder as anyone may see it: another user's text stays out of a 409."""
+    return {**holder.as_dict(), "progress": public_progress(holder.progress)}
 
 
 def _check_storable(value: Any, where: str) -> None:
