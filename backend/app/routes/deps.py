@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
+from app.services.accounts import gateway, users
 from app.services.accounts.auth import Authenticator, AuthError
 from app.services.accounts.users import User
 
@@ -22,12 +23,18 @@ def settings(request: Request) -> Settings:
 async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> User:
-    """The caller, from `Authorization: Bearer <token>`; 401 with `WWW-Authenticate` otherwise."""
+    """The caller, from `Authorization: Bearer <token>`; 401 with `WWW-Authenticate` otherwise. With a
+    gateway's key, the person the request names (see services/accounts/gateway.py)."""
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        return await authenticator.authenticate(credentials.credentials if credentials else None)
+        caller = await authenticator.authenticate(credentials.credentials if credentials else None)
     except AuthError as error:
         raise Unauthorized(str(error)) from error
+    user = gateway.person(caller, request.headers)
+    if user is not caller:
+        async with request.app.state.engine.begin() as conn:
+            await users.remember(conn, user)  # listed for admins, who may give them a token limit
+    return user
 
 
 async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:

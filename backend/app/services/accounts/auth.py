@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -89,7 +90,7 @@ class Authenticator:
 
     def _with_admin_list(self, user: User) -> User:
         if user.id in self.admins and not user.is_admin:
-            return User(id=user.id, username=user.username, is_admin=True)
+            return dataclasses.replace(user, is_admin=True)
         return user
 
     async def _verify_jwt(self, token: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.services.queue import sql
+from app.services.usage import service as usage
 
 METRICS_JOB_COUNTS = "SELECT status, job_type, count(*) AS n FROM ai_jobs GROUP BY status, job_type"
 
@@ -80,6 +81,7 @@ async def render(conn: AsyncConnection, pool: str = "gpu") -> bytes:
         CounterMetricFamily("aijobs_job_rescues", "Jobs re-queued after their worker died.", value=int(totals.rescues)),
         run,
         wait,
+        *await usage.metric_families(conn),
     ]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from app.services.leases import service as leases
 from app.services.queue import sql, store
 from app.services.queue.errors import PermanentError
 from app.services.queue.progress import public_progress
+from app.services.usage import service as usage
 
 T = TypeVar("T")
 DEFAULT_PRIORITY = 0
@@ -81,6 +82,7 @@ async def submit(
             gpu.busy_message(first),
             {"holder": _public(first), "holders": [_public(holder) for holder in lock.holders]},
         )
+    await usage.check_daily_limit(conn, user, settings)
     queued = (
         await conn.execute(
             text(sql.QUEUED_COUNT_FOR_USER),
