@@ -9,6 +9,7 @@ by `make test`), run with `node`."""
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import shutil
@@ -45,6 +46,9 @@ TOOL_ANSWER = "Sunny, 21 degrees"
 
 Case = Callable[[Api, Simulator], Awaitable[None]]
 CASES: dict[str, tuple[Case, dict[str, str]]] = {}
+# LangChain and LiteLLM keep the HTTP clients they make for as long as they like, with no way to close
+# them: their sockets are garbage, collected (and ignored) at the end of their own case.
+KEEPS_CLIENTS = ("langchain-ollama", "langchain-openai", "litellm")
 OPENED: list[Any] = []  # the official clients a case made, closed after it
 
 
@@ -563,7 +567,15 @@ async def _(api: Api, sim: Simulator) -> None:
     assert missing["status"] == 404 and "not found" in missing["message"]
 
 
-@pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
+def _params() -> list[Any]:
+    unclosed = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+    return [
+        pytest.param(name, id=name, marks=[unclosed] if name.startswith(KEEPS_CLIENTS) else [])
+        for name in CASES
+    ]
+
+
+@pytest.mark.parametrize("name", _params())
 async def test_client(name: str, start_api: Callable[..., Api], sim: Simulator) -> None:
     run, env = CASES[name]
     try:
@@ -571,3 +583,4 @@ async def test_client(name: str, start_api: Callable[..., Api], sim: Simulator) 
     finally:
         while OPENED:
             await OPENED.pop().close()
+        gc.collect()  # whatever a client left open is found now, in its own case
