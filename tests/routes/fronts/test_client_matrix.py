@@ -569,10 +569,7 @@ async def _(api: Api, sim: Simulator) -> None:
 
 def _params() -> list[Any]:
     unclosed = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-    return [
-        pytest.param(name, id=name, marks=[unclosed] if name.startswith(KEEPS_CLIENTS) else [])
-        for name in CASES
-    ]
+    return [pytest.param(name, id=name, marks=[unclosed] if name.startswith(KEEPS_CLIENTS) else []) for name in CASES]
 
 
 @pytest.mark.parametrize("name", _params())
