@@ -8,6 +8,7 @@ The caller's `Authorization: Bearer` token (the Ollama client's `headers=`) is t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -207,7 +208,8 @@ async def passthrough(request: Request, method: str, path: str, body: Any = None
     return Response(reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type"))
 
 
-@router.api_route("/api/tags", methods=["GET", "HEAD"], responses=ERRORS)
+@router.head("/api/tags", include_in_schema=False)  # clients probe with HEAD, as Ollama allows
+@router.get("/api/tags", responses=ERRORS)
 async def tags(request: Request, _user: CurrentUser) -> Response:
     """The models Ollama has (passed through)."""
     return await passthrough(request, "GET", "/api/tags")
@@ -219,7 +221,8 @@ async def ps(request: Request, _user: CurrentUser) -> Response:
     return await passthrough(request, "GET", "/api/ps")
 
 
-@router.api_route("/api/version", methods=["GET", "HEAD"], responses=ERRORS)
+@router.head("/api/version", include_in_schema=False)  # clients probe with HEAD, as Ollama allows
+@router.get("/api/version", responses=ERRORS)
 async def version(request: Request, _user: CurrentUser) -> Response:
     """Ollama's version (passed through)."""
     return await passthrough(request, "GET", "/api/version")
@@ -311,11 +314,20 @@ async def delete(request: Request, user: CurrentUser, body: dict[str, Any] | Non
     return Response(status_code=200)
 
 
+BLOB_DIGEST = re.compile(r"sha256[:-][0-9a-fA-F]{64}")
+
+
+def blob_path(digest: str) -> str:
+    if BLOB_DIGEST.fullmatch(digest) is None:
+        raise dropin.Refused(400, "invalid digest format")  # Ollama's answer, before it looks
+    return f"/api/blobs/{digest}"
+
+
 @router.head("/api/blobs/{digest}", responses=ERRORS)
 async def blob_exists(request: Request, user: CurrentUser, digest: str) -> Response:
     """Whether Ollama has a blob (admins): 200 or 404, as Ollama answers."""
     admin(user)
-    return await passthrough(request, "HEAD", f"/api/blobs/{digest}")
+    return await passthrough(request, "HEAD", blob_path(digest))
 
 
 @router.post("/api/blobs/{digest}", responses=ERRORS)
@@ -323,8 +335,9 @@ async def upload_blob(request: Request, user: CurrentUser, digest: str) -> Respo
     """Upload a file for /api/create (admins), passed through as it streams in. A blob is stored under
     its own digest and changes no model, so it needs no slot; the create that uses it is a job."""
     admin(user)
+    path = blob_path(digest)
     try:
-        reply = await request.app.state.ollama_http.post(f"/api/blobs/{digest}", content=request.stream())
+        reply = await request.app.state.ollama_http.post(path, content=request.stream())
     except httpx.HTTPError as error:
         return ollama_error(502, f"Ollama is unreachable: {error}")
     return Response(reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type"))

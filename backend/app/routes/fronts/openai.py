@@ -364,6 +364,8 @@ async def model(request: Request, _user: CurrentUser, model: str) -> Response:
         shown = await capabilities.show(request.app.state.ollama_http, model)
     except httpx.HTTPError as error:
         return openai_error(502, f"Ollama is unreachable: {error}")
+    except capabilities.OllamaRefuses as error:
+        return openai_error(error.status_code, error.message)
     if shown is None:
         return openai_error(404, f"model '{model}' not found")
     return JSONResponse(compat.model_entry({"model": model}, compat.unix_time(shown.get("modified_at"))))

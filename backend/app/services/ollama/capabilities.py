@@ -37,13 +37,23 @@ def not_found(endpoint: str, model: str) -> str:
 
 
 async def show(http: httpx.AsyncClient, model: str) -> dict[str, Any] | None:
-    """Ollama's /api/show for `model`; None if Ollama has no such model. Raises httpx.HTTPError when
-    Ollama cannot be asked."""
+    """Ollama's /api/show for `model`; None if Ollama has no such model; OllamaRefuses with Ollama's
+    answer to a name it refuses (400 `invalid model name`). Raises httpx.HTTPError when Ollama cannot
+    be asked."""
     reply = await http.post("/api/show", json={"model": model})
     if reply.status_code == 404:
         return None
+    if 400 <= reply.status_code < 500:
+        raise OllamaRefuses(reply.status_code, _error_of(reply))
     reply.raise_for_status()
     return dict(reply.json())
+
+
+def _error_of(reply: httpx.Response) -> str:
+    try:
+        return str(reply.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return reply.text
 
 
 async def check(http: httpx.AsyncClient, endpoint: Endpoint, body: dict[str, Any]) -> None:
