@@ -246,3 +246,24 @@ async def test_the_lock_view_shows_how_far_a_job_is_never_what_it_says(api: Api,
 
 
 HI = [{"role": "user", "content": "Hi"}]
+
+
+def test_an_admin_uploads_a_blob_creates_a_model_and_pushes_it(api: Api, sim: Simulator) -> None:
+    import hashlib
+
+    admin = {"Authorization": f"Bearer {api.tokens['admin']}"}
+    adapter = b"an adapter's bytes"
+    digest = f"sha256:{hashlib.sha256(adapter).hexdigest()}"
+    assert httpx.head(f"{api.base_url}/api/blobs/{digest}", headers=admin).status_code == 404
+    assert httpx.post(f"{api.base_url}/api/blobs/{digest}", content=adapter, headers=admin).status_code == 201
+    assert httpx.head(f"{api.base_url}/api/blobs/{digest}", headers=admin).status_code == 200
+    assert httpx.head(f"{api.base_url}/api/blobs/nonsense", headers=admin).status_code == 400
+    body = {"model": "team/mine", "from": "tinyllama", "adapters": {"adapter.safetensors": digest}, "system": "Hi."}
+    with httpx.stream("POST", f"{api.base_url}/api/create", json=body, headers=admin, timeout=30) as reply:
+        lines = [json.loads(line) for line in reply.iter_lines() if line]
+    assert lines[-1] == {"status": "success"} and any(digest in line["status"] for line in lines[:-1])
+    pushed = post(api, "/api/push", {"model": "team/mine", "stream": False}, who="admin")
+    assert pushed.json() == {"status": "success"}
+    jobs = api.as_("admin").get("/api/ai-agent/jobs", params={"limit": 5}).json()["jobs"]
+    assert [job["job_type"] for job in jobs] == ["model.push", "model.create"]
+    assert post(api, "/api/create", body).status_code == 403  # alice is no admin

@@ -236,4 +236,5 @@ def known_fields(body: dict[str, Any], job_type: str) -> dict[str, Any]:
     """The fields of `body` the job type takes. Ollama ignores fields it does not know (its JSON
     decoding does), so a client's extra field must not turn into a 400 here."""
     fields = JOB_TYPES[job_type].request_model.model_fields
-    return {key: value for key, value in body.items() if key in fields}
+    names = {field.alias or name for name, field in fields.items()}  # `from`, not `from_`
+    return {key: value for key, value in body.items() if key in names}
