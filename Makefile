@@ -23,6 +23,12 @@ $(NODE_MODULES): frontend/package.json frontend/package-lock.json
 	cd frontend && npm install --no-audit --no-fund
 	touch $(NODE_MODULES)
 
+# The official Node clients (ollama, openai) the client matrix runs, pinned by their lock file.
+NODE_CLIENTS := tests/clients/node/node_modules/.installed
+$(NODE_CLIENTS): tests/clients/node/package.json tests/clients/node/package-lock.json
+	cd tests/clients/node && npm install --no-audit --no-fund
+	touch $(NODE_CLIENTS)
+
 ## Build the page (frontend/ → frontend/dist, served at / by `aijobs serve`), when its sources changed
 ## since the last build: `make run` starts at once when they did not.
 PAGE := frontend/dist/index.html
@@ -54,7 +60,7 @@ run: install $(PAGE)
 
 ## Install what the tests need and run them all: lint, the page's unit tests, then pytest (which
 ## includes the end-to-end browser test).
-test: install page browser
+test: install page browser $(NODE_CLIENTS)
 	$(PY) -m ruff check backend tests bench
 	cd frontend && npm test
 	$(PY) -m pytest

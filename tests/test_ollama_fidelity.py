@@ -230,3 +230,86 @@ def test_copy_then_delete_round_trip(ollama: httpx.Client) -> None:
     assert again.status_code == 404 and isinstance(again.json()["error"], str)
     missing = ollama.post("/api/copy", json={"source": "no-such-model-aijobs", "destination": COPY_NAME})
     assert missing.status_code == 404
+
+
+# ---- the drop-in fronts against Ollama itself ---------------------------------------------------------
+# The same requests to aijobs (its /api/* and /v1/* fronts, in front of the simulator) and to a real
+# Ollama (its native API and its own OpenAI-compatible layer): what a client sees must match.
+
+
+@pytest.fixture(params=["aijobs", "real Ollama"])
+def front(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    if request.param == "aijobs":
+        api = request.getfixturevalue("api")
+        url, headers = api.base_url, {"Authorization": f"Bearer {api.tokens['alice']}"}
+    else:
+        real = _real_ollama()
+        if real is None:
+            pytest.skip("no real Ollama: set OLLAMA_BASE_URL to run these against one")
+        url, headers = real, {}
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        yield client
+
+
+def test_front_final_chunks_and_the_legacy_embedding(front: httpx.Client) -> None:
+    body = {"model": MODEL, "prompt": "Say hello.", "stream": False, "options": {"num_predict": 8}}
+    final = front.post("/api/generate", json=body).json()
+    for field in (*TIMING_FIELDS, "eval_duration"):
+        assert isinstance(final[field], int) and final[field] > 0
+    assert final["context"] and final["done_reason"] in {"stop", "length"}
+    legacy = front.post("/api/embeddings", json={"model": EMBED_MODEL, "prompt": "hello"}).json()
+    assert set(legacy) == {"embedding"} and len(legacy["embedding"]) > 0
+
+
+def test_front_tool_calls_in_both_apis(front: httpx.Client) -> None:
+    _installed(front, TOOLS_MODEL)
+    body = {"model": TOOLS_MODEL, "messages": [ASK_WEATHER], "tools": [WEATHER_TOOL], "think": False, "stream": False}
+    native = front.post("/api/chat", json={**body, "options": {"temperature": 0, "seed": 1}}).json()
+    _check_call(native["message"]["tool_calls"])
+    compat = {"model": TOOLS_MODEL, "messages": [ASK_WEATHER], "tools": [WEATHER_TOOL], "reasoning_effort": "none"}
+    choice = front.post("/v1/chat/completions", json=compat).json()["choices"][0]
+    (call,) = choice["message"]["tool_calls"]
+    assert choice["finish_reason"] == "tool_calls" and call["type"] == "function" and call["id"]
+    assert isinstance(json.loads(call["function"]["arguments"])["city"], str)
+
+
+def test_front_stream_usage_chunk(front: httpx.Client) -> None:
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 8,
+    }
+    with front.stream("POST", "/v1/chat/completions", json=body) as reply:
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        data = [line.removeprefix("data: ") for line in reply.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    usage, finish = json.loads(data[-2]), json.loads(data[-3])
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] > 0
+    assert finish["choices"][0]["delta"] == {} and finish["choices"][0]["finish_reason"] in {"stop", "length"}
+
+
+def test_front_embeddings_as_base64_and_token_arrays(front: httpx.Client) -> None:
+    import base64
+    import struct
+
+    body = {"model": EMBED_MODEL, "input": "hello"}
+    floats = front.post("/v1/embeddings", json={**body, "encoding_format": "float"}).json()["data"][0]["embedding"]
+    packed = front.post("/v1/embeddings", json={**body, "encoding_format": "base64"}).json()["data"][0]["embedding"]
+    raw = base64.b64decode(packed)
+    assert list(struct.unpack(f"<{len(raw) // 4}f", raw)) == pytest.approx(floats, abs=1e-6)
+    refused = front.post("/v1/embeddings", json={**body, "input": [[1, 2, 3]]})
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == "invalid input type"
+
+
+def test_front_model_retrieval_and_errors(front: httpx.Client) -> None:
+    model = front.get(f"/v1/models/{EMBED_MODEL}").json()
+    assert model["id"] == EMBED_MODEL and model["object"] == "model" and model["owned_by"] == "library"
+    missing = front.get("/v1/models/no-such-model-aijobs")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+    chat = front.post("/v1/chat/completions", json={"model": "no-such-model-aijobs", "messages": [ASK_WEATHER]})
+    assert chat.status_code == 404 and isinstance(chat.json()["error"]["message"], str)
+    native = front.post("/api/chat", json={"model": "no-such-model-aijobs", "messages": [ASK_WEATHER]})
+    assert native.status_code == 404 and isinstance(native.json()["error"], str)
+    assert front.get("/").text == "Ollama is running"

@@ -32,12 +32,16 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
 
     async def create(conn) -> int:  # type: ignore[no-untyped-def]
         issued = await users.create_user(conn, args.name, admin=args.admin, label=args.label)
-        role = "admin" if args.admin else "user"
+        if args.gateway:
+            await users.mark_gateway(conn, issued.key_id, True)
+        role = "admin" if args.admin else ("gateway" if args.gateway else "user")
         print(f"Created {role} {issued.user.username!r}. API key (shown only now, keep it safe):\n\n  {issued.key}\n")
         return 0
 
     async def add_key(conn) -> int:  # type: ignore[no-untyped-def]
         issued = await users.issue_key(conn, args.name, label=args.label)
+        if args.gateway:
+            await users.mark_gateway(conn, issued.key_id, True)
         print(f"New API key for {issued.user.username!r} (shown only now):\n\n  {issued.key}\n")
         return 0
 
@@ -51,6 +55,7 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{row['id']:<24} {role:<6} keys: {row['active_keys']}  last seen: {seen}")
         for key in await users.list_keys(conn):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            state += " gateway" if key.is_gateway else ""
             print(f"  key {key.id:<5} {key.prefix}…  {key.user_id:<20} {state}  {key.label or ''}")
         return 0
 
@@ -65,6 +70,9 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_connection(settings, actions[args.users_command]))
 
 
+GATEWAY_HELP = "a gateway's key (Open WebUI): its requests may name the person they are for"
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("users", help="create users and API keys (AUTH_MODE=apikey)")
     sub = parser.add_subparsers(dest="users_command", metavar="ACTION", required=True)
@@ -72,9 +80,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     create.add_argument("name", help="user name: letters, digits, . _ @ -")
     create.add_argument("--admin", action="store_true", help="may see all jobs, force-release locks, manage users")
     create.add_argument("--label", help="a note to tell this key apart, e.g. 'laptop'")
+    create.add_argument("--gateway", action="store_true", help=GATEWAY_HELP)
     add_key = sub.add_parser("add-key", help="print another API key for an existing user")
     add_key.add_argument("name")
     add_key.add_argument("--label")
+    add_key.add_argument("--gateway", action="store_true", help=GATEWAY_HELP)
     sub.add_parser("list", help="users, their keys (by prefix) and when they were last used")
     revoke = sub.add_parser("revoke", help="revoke a key by its id (from `aijobs users list`)")
     revoke.add_argument("key_id", type=int)

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(default=100, ge=1, description="Queued jobs one user may have at once (429).")
     max_request_bytes: int = Field(default=10_000_000, ge=1024, description="Largest request body accepted (413).")
     max_wait_seconds: float = Field(default=60.0, ge=0, le=600, description="Upper bound of `?wait=` on a submit.")
+    stream_keepalive_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Drop-in fronts: seconds between SSE keep-alive comments while queued."
+    )
+    daily_token_limit: int | None = Field(
+        default=None, ge=1, description="Tokens (prompt + generated) one user may use per UTC day (429); unset: none."
+    )
 
     @field_validator("admin_users", "cors_origins", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ class User(Base):
     id: Mapped[str] = mapped_column(Text, primary_key=True)  # apikey mode: the name; jwt/firebase: the `sub`
     username: Mapped[str] = mapped_column(Text)
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    daily_token_limit: Mapped[int | None] = mapped_column(BigInteger)  # NULL: DAILY_TOKEN_LIMIT, if set
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -33,3 +34,5 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A gateway's key (Open WebUI, a proxy): its requests may name the person they are for (see auth).
+    is_gateway: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Path, Request
 
 from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
-from app.schemas.admin import CleanupResult, CreateUser, IssuedKeyView, Me, NewKey, UserView
+from app.schemas.admin import (
+    CleanupResult,
+    CreateUser,
+    GatewayFlag,
+    IssuedKeyView,
+    Me,
+    NewKey,
+    TokenLimit,
+    UserView,
+)
 from app.services.accounts import users
 from app.services.queue import store
 
@@ -81,6 +90,36 @@ async def revoke_key(request: Request, _admin: AdminUser, key_id: Annotated[int,
     async with request.app.state.engine.begin() as conn:
         if not await users.revoke_key(conn, key_id):
             raise NotFound(f"No active key {key_id}.", {"key_id": key_id})
+    request.app.state.authenticator.forget()  # here at once; other processes within AUTH_CACHE_SECONDS
+
+
+@router.put(
+    "/admin/keys/{key_id}/gateway",
+    response_model=users.KeyInfo,
+    responses={**ADMIN_ERRORS, 404: {"description": "No such active key"}},
+)
+async def set_gateway(
+    request: Request, _admin: AdminUser, key_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: GatewayFlag
+) -> Any:
+    """Mark a key as a gateway's (Open WebUI, a proxy): its requests may name the person they are for
+    (`X-OpenWebUI-User-Id`/`-Name`/`-Email` or `X-AIJobs-User`), who becomes the job's user."""
+    async with request.app.state.engine.begin() as conn:
+        marked = await users.mark_gateway(conn, key_id, body.gateway)
+    request.app.state.authenticator.forget()
+    return marked
+
+
+@router.put(
+    "/admin/users/{user_id}/token-limit",
+    status_code=204,
+    responses={**ADMIN_ERRORS, 404: {"description": "No such user"}},
+)
+async def set_token_limit(request: Request, _admin: AdminUser, user_id: str, body: TokenLimit) -> None:
+    """A user's own daily token limit (null: DAILY_TOKEN_LIMIT applies). A gateway's people are users
+    named `<gateway>:<person>`."""
+    async with request.app.state.engine.begin() as conn:
+        await users.set_daily_token_limit(conn, user_id, body.daily_token_limit)
+    request.app.state.authenticator.forget()
 
 
 @router.post("/admin/cleanup", response_model=CleanupResult, responses=ADMIN_ERRORS)

@@ -22,12 +22,14 @@ def settings(request: Request) -> Settings:
 async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> User:
-    """The caller, from `Authorization: Bearer <token>`; 401 with `WWW-Authenticate` otherwise."""
+    """The caller, from `Authorization: Bearer <token>`; 401 with `WWW-Authenticate` otherwise. With a
+    gateway's key, the person the request names (see services/accounts/gateway.py)."""
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        return await authenticator.authenticate(credentials.credentials if credentials else None)
+        caller = await authenticator.authenticate(credentials.credentials if credentials else None)
     except AuthError as error:
         raise Unauthorized(str(error)) from error
+    return await authenticator.as_person(caller, request.headers)
 
 
 async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:

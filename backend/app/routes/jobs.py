@@ -29,6 +29,7 @@ from app.services.accounts.users import User
 from app.services.job_types import JOB_TYPES
 from app.services.queue import submissions, views
 from app.services.queue.views import lock_view, status_view
+from app.services.usage import service as usage
 
 router = APIRouter(prefix="/api/ai-agent", tags=["jobs"])
 
@@ -310,8 +311,13 @@ async def job_stats(
     since: datetime | None = None,
     all_users: Annotated[bool, Query(alias="all", description="Admins: everyone's jobs.")] = False,
 ) -> dict[str, Any]:
-    """Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length."""
-    return await submissions.stats(request.app.state.db, user, since=since, all_users=all_users)
+    """Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length, and
+    token usage today and over the last 7 days."""
+    everyone = all_users and user.is_admin
+    figures = await submissions.stats(request.app.state.db, user, since=since, all_users=all_users)
+    async with request.app.state.engine.connect() as conn:
+        figures["usage"] = await usage.by_user(conn) if everyone else [await usage.of_user(conn, user.id)]
+    return figures
 
 
 @router.get("/job-types", response_model=JobTypes, responses={401: {"description": "No or bad token"}})

@@ -29,10 +29,23 @@ class IssuedKeyView(BaseModel):
     prefix: str
 
 
+class GatewayFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gateway: bool = Field(description="true: requests with this key may name the person they are for.")
+
+
+class TokenLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daily_token_limit: int | None = Field(ge=1, description="Tokens per UTC day; null: DAILY_TOKEN_LIMIT applies.")
+
+
 class UserView(BaseModel):
     id: str
     username: str
     is_admin: bool
+    daily_token_limit: int | None = None
     created_at: datetime
     active_keys: int
     last_seen: datetime | None

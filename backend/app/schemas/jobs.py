@@ -121,9 +121,28 @@ class JobFigures(BaseModel):
     wait_seconds: TimeFigures = Field(description="From submission to start.")
 
 
+class UsageWindow(BaseModel):
+    jobs: int = Field(description="Completed jobs.")
+    prompt_tokens: int = Field(description="Ollama's prompt_eval_count, summed.")
+    completion_tokens: int = Field(description="Ollama's eval_count (generated tokens), summed.")
+    total_tokens: int
+    total_seconds: float = Field(description="Ollama's total_duration, summed.")
+    eval_seconds: float = Field(description="Ollama's eval_duration (generating), summed.")
+
+
+class UserUsage(BaseModel):
+    user_id: str
+    username: str | None
+    today: UsageWindow = Field(description="Since 00:00 UTC (when daily token limits reset).")
+    last_7_days: UsageWindow
+
+
 class JobStats(JobFigures):
     queue_length: int
     by_type: dict[str, JobFigures]
+    usage: list[UserUsage] = Field(
+        default_factory=list, description="Tokens per user: yours, or everyone's for an admin with `all`."
+    )
 
 
 class RetryResponse(BaseModel):

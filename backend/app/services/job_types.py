@@ -7,8 +7,12 @@ from app.services.ollama.job_types.canvas import CanvasJob
 from app.services.ollama.job_types.chat import ChatJob
 from app.services.ollama.job_types.embed import EmbedJob
 from app.services.ollama.job_types.generate import GenerateJob
+from app.services.ollama.job_types.model_copy import ModelCopyJob
+from app.services.ollama.job_types.model_create import ModelCreateJob
+from app.services.ollama.job_types.model_delete import ModelDeleteJob
 from app.services.ollama.job_types.model_load import ModelLoadJob
 from app.services.ollama.job_types.model_pull import ModelPullJob
+from app.services.ollama.job_types.model_push import ModelPushJob
 from app.services.ollama.job_types.model_unload import ModelUnloadJob
 from app.services.ollama.job_types.report import ReportJob
 from app.services.queue.job_type import JobType
@@ -25,6 +29,10 @@ JOB_TYPES: dict[str, JobType] = {
         ModelPullJob(),
         ModelLoadJob(),
         ModelUnloadJob(),
+        ModelCreateJob(),
+        ModelCopyJob(),
+        ModelDeleteJob(),
+        ModelPushJob(),
         TrainingJob(),
     )
 }

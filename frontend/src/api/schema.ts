@@ -58,6 +58,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai-agent/admin/keys/{key_id}/gateway": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Gateway
+         * @description Mark a key as a gateway's (Open WebUI, a proxy): its requests may name the person they are for
+         *     (`X-OpenWebUI-User-Id`/`-Name`/`-Email` or `X-AIJobs-User`), who becomes the job's user.
+         */
+        put: operations["set_gateway_api_ai_agent_admin_keys__key_id__gateway_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai-agent/admin/users": {
         parameters: {
             query?: never;
@@ -73,6 +94,27 @@ export interface paths {
          * @description Create a user and return their first API key (shown only here).
          */
         post: operations["create_user_api_ai_agent_admin_users_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai-agent/admin/users/{user_id}/token-limit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Token Limit
+         * @description A user's own daily token limit (null: DAILY_TOKEN_LIMIT applies). A gateway's people are users
+         *     named `<gateway>:<person>`.
+         */
+        put: operations["set_token_limit_api_ai_agent_admin_users__user_id__token_limit_put"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -268,7 +310,8 @@ export interface paths {
         };
         /**
          * Job Stats
-         * @description Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length.
+         * @description Counts by status and type, success rate, run and wait times (mean, p50, p95), queue length, and
+         *     token usage today and over the last 7 days.
          */
         get: operations["job_stats_api_ai_agent_jobs_stats_get"];
         put?: never;
@@ -506,6 +549,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/blobs/{digest}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Blob
+         * @description Upload a file for /api/create (admins), passed through as it streams in. A blob is stored under
+         *     its own digest and changes no model, so it needs no slot; the create that uses it is a job.
+         */
+        post: operations["upload_blob_api_blobs__digest__post"];
+        delete?: never;
+        options?: never;
+        /**
+         * Blob Exists
+         * @description Whether Ollama has a blob (admins): 200 or 404, as Ollama answers.
+         */
+        head: operations["blob_exists_api_blobs__digest__head"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/chat": {
         parameters: {
             query?: never;
@@ -517,10 +585,70 @@ export interface paths {
         put?: never;
         /**
          * Chat
-         * @description Ollama's /api/chat, queued.
+         * @description Ollama's /api/chat, queued: tools, thinking and images as Ollama takes them.
          */
         post: operations["chat_api_chat_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy
+         * @description Copy a model under a new name (admins): 200 with an empty body, as Ollama answers.
+         */
+        post: operations["copy_api_copy_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create
+         * @description Create a model (admins): from another, from uploaded blobs, with a template and parameters.
+         */
+        post: operations["create_api_create_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete
+         * @description Remove a model (admins): 200 with an empty body, as Ollama answers.
+         */
+        delete: operations["delete_api_delete_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -540,6 +668,26 @@ export interface paths {
          * @description Ollama's /api/embed, queued (never streamed).
          */
         post: operations["embed_api_embed_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Embeddings
+         * @description Ollama's legacy /api/embeddings (`prompt` → one `embedding`), queued as an `embed` job.
+         */
+        post: operations["embeddings_api_embeddings_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -706,6 +854,66 @@ export interface paths {
         get: operations["ps_api_ps_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pull
+         * @description Download a model (admins), streamed as Ollama streams it.
+         */
+        post: operations["pull_api_pull_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push
+         * @description Upload a model to a registry (admins).
+         */
+        post: operations["push_api_push_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/show": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Show
+         * @description A model's details, capabilities and context length (passed through): clients read them first.
+         */
+        post: operations["show_api_show_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -954,6 +1162,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Completions
+         * @description OpenAI's legacy prompt completion, as an Ollama generate job.
+         */
+        post: operations["completions_v1_completions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/embeddings": {
         parameters: {
             query?: never;
@@ -965,7 +1193,7 @@ export interface paths {
         put?: never;
         /**
          * Embeddings
-         * @description OpenAI embeddings, as a queued `embed` job.
+         * @description OpenAI embeddings as a queued `embed` job: floats, or base64 (the Node SDK's default) when asked.
          */
         post: operations["embeddings_v1_embeddings_post"];
         delete?: never;
@@ -988,6 +1216,46 @@ export interface paths {
         get: operations["models_v1_models_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model
+         * @description One model, from Ollama's /api/show; 404 in OpenAI's shape when Ollama has none by that name.
+         */
+        get: operations["model_v1_models__model__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Responses
+         * @description OpenAI's Responses API (text, function tools, reasoning), as a chat job; nothing is stored.
+         */
+        post: operations["responses_v1_responses_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1070,40 +1338,6 @@ export interface components {
              */
             style?: "flowchart" | "mindmap" | "timeline" | "network" | "hierarchy";
         };
-        /** ChatCompletionRequest */
-        ChatCompletionRequest: {
-            /** Frequency Penalty */
-            frequency_penalty?: number | null;
-            /** Max Completion Tokens */
-            max_completion_tokens?: number | null;
-            /** Max Tokens */
-            max_tokens?: number | null;
-            /** Messages */
-            messages: {
-                [key: string]: unknown;
-            }[];
-            /** Model */
-            model: string;
-            /** Presence Penalty */
-            presence_penalty?: number | null;
-            /** Response Format */
-            response_format?: {
-                [key: string]: unknown;
-            } | null;
-            /** Seed */
-            seed?: number | null;
-            /** Stop */
-            stop?: string | string[] | null;
-            /**
-             * Stream
-             * @default false
-             */
-            stream?: boolean;
-            /** Temperature */
-            temperature?: number | null;
-            /** Top P */
-            top_p?: number | null;
-        };
         /** ChatMessage */
         ChatMessage: {
             /**
@@ -1113,6 +1347,7 @@ export interface components {
             content?: string;
             /**
              * Images
+             * @description Base64-encoded images, for vision models.
              * @default null
              */
             images?: string[] | null;
@@ -1121,6 +1356,26 @@ export interface components {
              * @enum {string}
              */
             role: "system" | "user" | "assistant" | "tool";
+            /**
+             * Thinking
+             * @description An earlier answer's reasoning.
+             * @default null
+             */
+            thinking?: string | null;
+            /**
+             * Tool Calls
+             * @description What the assistant asked for: [{"function": {"name", "arguments": {…}}}].
+             * @default null
+             */
+            tool_calls?: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
+             * Tool Name
+             * @description On a `tool` message: the tool that answered.
+             * @default null
+             */
+            tool_name?: string | null;
         } & {
             [key: string]: unknown;
         };
@@ -1128,7 +1383,7 @@ export interface components {
         ChatRequest: {
             /**
              * Format
-             * @description "json" or a JSON Schema.
+             * @description "json" or a JSON Schema; "" is no format, as for Ollama.
              * @default null
              */
             format?: "json" | {
@@ -1161,12 +1416,13 @@ export interface components {
             } | null;
             /**
              * Think
-             * @description Thinking mode, for thinking models.
+             * @description Thinking mode, for thinking models: true, false, or "low" | "medium" | "high".
              * @default null
              */
             think?: boolean | string | null;
             /**
              * Tools
+             * @description Function tools the model may call.
              * @default null
              */
             tools?: {
@@ -1179,6 +1435,82 @@ export interface components {
             deleted: number;
             /** Older Than Days */
             older_than_days: number;
+        };
+        /** CopyRequest */
+        CopyRequest: {
+            /**
+             * Destination
+             * @description Its new name.
+             */
+            destination: string;
+            /**
+             * Source
+             * @description The model to copy.
+             */
+            source: string;
+        };
+        /** CreateRequest */
+        CreateRequest: {
+            /**
+             * Adapters
+             * @default null
+             */
+            adapters?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Files
+             * @description File name → blob digest (POST /api/blobs).
+             * @default null
+             */
+            files?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * From
+             * @description The model to start from.
+             * @default null
+             */
+            from?: string | null;
+            /**
+             * License
+             * @default null
+             */
+            license?: string | string[] | null;
+            /**
+             * Messages
+             * @default null
+             */
+            messages?: {
+                [key: string]: unknown;
+            }[] | null;
+            /**
+             * Model
+             * @description e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`
+             */
+            model: string;
+            /**
+             * Parameters
+             * @default null
+             */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Quantize
+             * @default null
+             */
+            quantize?: string | null;
+            /**
+             * System
+             * @default null
+             */
+            system?: string | null;
+            /**
+             * Template
+             * @default null
+             */
+            template?: string | null;
         };
         /** CreateUser */
         CreateUser: {
@@ -1233,15 +1565,6 @@ export interface components {
              */
             truncate?: boolean | null;
         };
-        /** EmbeddingsRequest */
-        EmbeddingsRequest: {
-            /** Dimensions */
-            dimensions?: number | null;
-            /** Input */
-            input: string | string[];
-            /** Model */
-            model: string;
-        };
         /** ForceReleased */
         ForceReleased: {
             /**
@@ -1256,6 +1579,14 @@ export interface components {
             /** Released From */
             released_from: string;
         };
+        /** GatewayFlag */
+        GatewayFlag: {
+            /**
+             * Gateway
+             * @description true: requests with this key may name the person they are for.
+             */
+            gateway: boolean;
+        };
         /** GenerateRequest */
         GenerateRequest: {
             /**
@@ -1265,7 +1596,7 @@ export interface components {
             context?: number[] | null;
             /**
              * Format
-             * @description "json" or a JSON Schema.
+             * @description "json" or a JSON Schema; "" is no format, as for Ollama.
              * @default null
              */
             format?: "json" | {
@@ -1324,7 +1655,7 @@ export interface components {
             template?: string | null;
             /**
              * Think
-             * @description Thinking mode, for thinking models.
+             * @description Thinking mode, for thinking models: true, false, or "low" | "medium" | "high".
              * @default null
              */
             think?: boolean | string | null;
@@ -1518,6 +1849,11 @@ export interface components {
             success_rate: number | null;
             /** Total */
             total: number;
+            /**
+             * Usage
+             * @description Tokens per user: yours, or everyone's for an admin with `all`.
+             */
+            usage?: components["schemas"]["UserUsage"][];
             /** @description From submission to start. */
             wait_seconds: components["schemas"]["TimeFigures"];
         };
@@ -1640,6 +1976,11 @@ export interface components {
             created_at: string;
             /** Id */
             id: number;
+            /**
+             * Is Gateway
+             * @default false
+             */
+            is_gateway?: boolean;
             /** Label */
             label: string | null;
             /** Last Used At */
@@ -1747,6 +2088,32 @@ export interface components {
         NewKey: {
             /** Label */
             label?: string | null;
+        };
+        /** PullRequest */
+        PullRequest: {
+            /**
+             * Insecure
+             * @default null
+             */
+            insecure?: boolean | null;
+            /**
+             * Model
+             * @description e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`
+             */
+            model: string;
+        };
+        /** PushRequest */
+        PushRequest: {
+            /**
+             * Insecure
+             * @default null
+             */
+            insecure?: boolean | null;
+            /**
+             * Model
+             * @description e.g. `tinyllama:latest`, `hf.co/org/repo:Q4_K_M`
+             */
+            model: string;
         };
         /** Released */
         Released: {
@@ -2140,6 +2507,147 @@ export interface components {
             timeout_seconds?: number | null;
         };
         /**
+         * SubmitModelCopy
+         * @description Model copy: Copy a model under a new name.
+         */
+        SubmitModelCopy: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model copy (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.copy";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["CopyRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitModelCreate
+         * @description Model creation: Create a model from another, from uploaded files, or with a new template and parameters.
+         */
+        SubmitModelCreate: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model creation (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.create";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["CreateRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitModelDelete
+         * @description Model deletion: Remove a model from Ollama.
+         */
+        SubmitModelDelete: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model deletion (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.delete";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["ModelRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
          * SubmitModelLoad
          * @description Model load: Load a model into GPU memory.
          */
@@ -2225,7 +2733,54 @@ export interface components {
              * @default null
              */
             queue_deadline_seconds?: number | null;
-            request: components["schemas"]["ModelRequest"];
+            request: components["schemas"]["PullRequest"];
+            /**
+             * Timeout Seconds
+             * @description Run-time limit.
+             * @default null
+             */
+            timeout_seconds?: number | null;
+        };
+        /**
+         * SubmitModelPush
+         * @description Model upload: Upload a model to a registry.
+         */
+        SubmitModelPush: {
+            /**
+             * Details
+             * @description Human summary shown in the lock, e.g. `Case: ACME (ID: 5)`.
+             * @default null
+             */
+            details?: string | null;
+            /**
+             * @description Model upload (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            job_type: "model.push";
+            /**
+             * Locks
+             * @description Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only when the GPU slot and all of these are free.
+             */
+            locks?: string[];
+            /**
+             * Max Retries
+             * @description Default: MAX_JOB_RETRIES.
+             * @default null
+             */
+            max_retries?: number | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority?: number;
+            /**
+             * Queue Deadline Seconds
+             * @description Fail if not started within this many seconds.
+             * @default null
+             */
+            queue_deadline_seconds?: number | null;
+            request: components["schemas"]["PushRequest"];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2397,6 +2952,14 @@ export interface components {
             /** P95 */
             p95: number | null;
         };
+        /** TokenLimit */
+        TokenLimit: {
+            /**
+             * Daily Token Limit
+             * @description Tokens per UTC day; null: DAILY_TOKEN_LIMIT applies.
+             */
+            daily_token_limit: number | null;
+        };
         /** TrainingRequest */
         TrainingRequest: {
             /**
@@ -2449,6 +3012,46 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** UsageWindow */
+        UsageWindow: {
+            /**
+             * Completion Tokens
+             * @description Ollama's eval_count (generated tokens), summed.
+             */
+            completion_tokens: number;
+            /**
+             * Eval Seconds
+             * @description Ollama's eval_duration (generating), summed.
+             */
+            eval_seconds: number;
+            /**
+             * Jobs
+             * @description Completed jobs.
+             */
+            jobs: number;
+            /**
+             * Prompt Tokens
+             * @description Ollama's prompt_eval_count, summed.
+             */
+            prompt_tokens: number;
+            /**
+             * Total Seconds
+             * @description Ollama's total_duration, summed.
+             */
+            total_seconds: number;
+            /** Total Tokens */
+            total_tokens: number;
+        };
+        /** UserUsage */
+        UserUsage: {
+            last_7_days: components["schemas"]["UsageWindow"];
+            /** @description Since 00:00 UTC (when daily token limits reset). */
+            today: components["schemas"]["UsageWindow"];
+            /** User Id */
+            user_id: string;
+            /** Username */
+            username: string | null;
+        };
         /** UserView */
         UserView: {
             /** Active Keys */
@@ -2458,6 +3061,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Daily Token Limit */
+            daily_token_limit?: number | null;
             /** Id */
             id: string;
             /** Is Admin */
@@ -2615,6 +3220,62 @@ export interface operations {
             };
         };
     };
+    set_gateway_api_ai_agent_admin_keys__key_id__gateway_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GatewayFlag"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyInfo"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such active key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_users_api_ai_agent_admin_users_get: {
         parameters: {
             query?: never;
@@ -2698,6 +3359,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    set_token_limit_api_ai_agent_admin_users__user_id__token_limit_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenLimit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
@@ -3153,7 +3868,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SubmitCanvas"] | components["schemas"]["SubmitChat"] | components["schemas"]["SubmitEmbed"] | components["schemas"]["SubmitGenerate"] | components["schemas"]["SubmitModelLoad"] | components["schemas"]["SubmitModelPull"] | components["schemas"]["SubmitModelUnload"] | components["schemas"]["SubmitReport"] | components["schemas"]["SubmitTraining"];
+                "application/json": components["schemas"]["SubmitCanvas"] | components["schemas"]["SubmitChat"] | components["schemas"]["SubmitEmbed"] | components["schemas"]["SubmitGenerate"] | components["schemas"]["SubmitModelCopy"] | components["schemas"]["SubmitModelCreate"] | components["schemas"]["SubmitModelDelete"] | components["schemas"]["SubmitModelLoad"] | components["schemas"]["SubmitModelPull"] | components["schemas"]["SubmitModelPush"] | components["schemas"]["SubmitModelUnload"] | components["schemas"]["SubmitReport"] | components["schemas"]["SubmitTraining"];
             };
         };
         responses: {
@@ -3843,20 +4558,16 @@ export interface operations {
             };
         };
     };
-    chat_api_chat_post: {
+    upload_blob_api_blobs__digest__post: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                digest: string;
+            };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {
@@ -3867,7 +4578,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` */
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3881,6 +4592,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Ollama has no such model */
             404: {
                 headers: {
@@ -3888,8 +4606,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not a JSON object */
+            /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3909,8 +4636,452 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The job could not start before its queue deadline */
-            503: {
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    blob_exists_api_blobs__digest__head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                digest: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    chat_api_chat_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    copy_api_copy_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create_api_create_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_api_delete_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3932,11 +5103,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     [key: string]: unknown;
-                };
+                } | null;
             };
         };
         responses: {
@@ -3949,7 +5120,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` */
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3963,6 +5134,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Ollama has no such model */
             404: {
                 headers: {
@@ -3970,8 +5148,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not a JSON object */
+            /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3991,8 +5178,92 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The job could not start before its queue deadline */
-            503: {
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    embeddings_api_embeddings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4014,11 +5285,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": {
                     [key: string]: unknown;
-                };
+                } | null;
             };
         };
         responses: {
@@ -4031,7 +5302,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` */
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4045,6 +5316,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Ollama has no such model */
             404: {
                 headers: {
@@ -4052,8 +5330,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not a JSON object */
+            /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4068,13 +5355,6 @@ export interface operations {
             };
             /** @description Ollama is unreachable */
             502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The job could not start before its queue deadline */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4424,7 +5704,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` */
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4438,6 +5718,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Ollama has no such model */
             404: {
                 headers: {
@@ -4445,8 +5732,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not a JSON object */
-            422: {
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4466,8 +5753,274 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The job could not start before its queue deadline */
-            503: {
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    pull_api_pull_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    push_api_push_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    show_api_show_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4500,7 +6053,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` */
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4514,6 +6067,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Ollama has no such model */
             404: {
                 headers: {
@@ -4521,8 +6081,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not a JSON object */
-            422: {
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4537,13 +6097,6 @@ export interface operations {
             };
             /** @description Ollama is unreachable */
             502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The job could not start before its queue deadline */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4890,7 +6443,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` */
+            /** @description Invalid request, in Ollama's shape: `{"error": "…"}` (every error here has it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4904,6 +6457,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Model management needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Ollama has no such model */
             404: {
                 headers: {
@@ -4911,8 +6471,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body is not a JSON object */
-            422: {
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4927,13 +6487,6 @@ export interface operations {
             };
             /** @description Ollama is unreachable */
             502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The job could not start before its queue deadline */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4995,9 +6548,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["ChatCompletionRequest"];
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
             };
         };
         responses: {
@@ -5010,7 +6565,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in OpenAI's error shape */
+            /** @description Invalid request, in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5031,8 +6586,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body does not match the schema */
+            /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5052,8 +6616,85 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The job could not start before its queue deadline */
-            503: {
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    completions_v1_completions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5075,9 +6716,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["EmbeddingsRequest"];
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
             };
         };
         responses: {
@@ -5090,7 +6733,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in OpenAI's error shape */
+            /** @description Invalid request, in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5111,8 +6754,17 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body does not match the schema */
+            /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5127,13 +6779,6 @@ export interface operations {
             };
             /** @description Ollama is unreachable */
             502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description The job could not start before its queue deadline */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5166,7 +6811,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Invalid request, in OpenAI's error shape */
+            /** @description Invalid request, in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5187,8 +6832,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body does not match the schema */
-            422: {
+            /** @description A quota is full (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5208,8 +6853,165 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The job could not start before its queue deadline */
-            503: {
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    model_v1_models__model__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job ran past its time limit */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    responses_v1_responses_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Invalid request, in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama has no such model */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description A quota is full (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The job failed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Ollama is unreachable */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

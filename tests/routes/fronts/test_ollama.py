@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import ollama
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.api import Api
 from tests.support.jobs import TERMINAL, leases_held
@@ -117,3 +118,151 @@ async def test_empty_prompt_loads_and_keep_alive_zero_unloads(api: Api, sim: Sim
     assert unloaded.done_reason == "unload"
     job_types = [job["job_type"] for job in api.as_("alice").get("/api/ai-agent/jobs").json()["jobs"]]
     assert job_types == ["model.unload", "model.load"]
+
+
+def post(api: Api, path: str, body: object, who: str = "alice", **headers: str) -> httpx.Response:
+    """A JSON body sent as `curl -d` sends it: form-encoded Content-Type (or whatever `headers` say)."""
+    sent = {"Authorization": f"Bearer {api.tokens[who]}", "Content-Type": "application/x-www-form-urlencoded"}
+    return httpx.post(f"{api.base_url}{path}", content=json.dumps(body), headers={**sent, **headers}, timeout=30)
+
+
+def test_a_json_body_is_read_whatever_its_content_type(api: Api, sim: Simulator) -> None:
+    body = {"model": "tinyllama", "prompt": "Hi", "stream": False, "format": ""}  # format "": LangChain's OllamaLLM
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):
+        reply = post(api, "/api/generate", body, **{"Content-Type": content_type})
+        assert reply.status_code == 200 and reply.json()["response"]
+    sent = httpx.post(
+        f"{api.base_url}/api/generate",
+        content=json.dumps(body),
+        headers={"Authorization": f"Bearer {api.tokens['alice']}"},
+    )
+    assert sent.status_code == 200  # no Content-Type at all, as LiteLLM's Ollama providers send
+    assert "format" not in sim.stats()["log"][-1].get("body", {})  # "" meant no format
+
+
+def test_bad_input_is_a_400_naming_the_field_in_ollamas_shape(api: Api, sim: Simulator) -> None:
+    reply = post(api, "/api/chat", {"model": "tinyllama", "messages": [{"role": "robot", "content": "x"}]})
+    assert reply.status_code == 400 and "messages.0.role" in reply.json()["error"]
+    listed = post(api, "/api/chat", [1, 2])
+    assert listed.status_code == 400 and listed.json() == {"error": "body: Input should be a valid dictionary"}
+    unknown = post(api, "/api/generate", {"model": "tinyllama", "prompt": "x", "stream": False, "shift": True})
+    assert unknown.status_code == 200  # fields Ollama does not know are ignored, as Ollama does
+    assert sim.stats()["requests"].get("chat", 0) == 0  # nothing bad was queued
+
+
+async def test_a_streamed_request_gets_its_headers_while_it_waits_in_the_queue(
+    api: Api, sim: Simulator, engine: AsyncEngine
+) -> None:
+    sim.hold(endpoints=["generate"], after_tokens=1)
+    headers = {"Authorization": f"Bearer {api.tokens['bob']}"}
+    async with httpx.AsyncClient(base_url=api.base_url, headers=headers, timeout=30) as http:
+        holder = asyncio.create_task(http.post("/api/generate", json={"model": "tinyllama", "prompt": "long"}))
+        await asyncio.to_thread(sim.wait_held, 1)
+        alice = {"Authorization": f"Bearer {api.tokens['alice']}"}
+        async with http.stream(
+            "POST", "/api/chat", json={"model": "tinyllama", "messages": HI}, headers=alice
+        ) as reply:
+            # The GPU is busy with bob's job: alice's is queued, and her headers are here already.
+            assert reply.status_code == 200 and reply.headers["content-type"] == "application/x-ndjson"
+            sim.release()
+            chunks = [json.loads(line) async for line in reply.aiter_lines() if line]
+        assert chunks[-1]["done"] is True and (await holder).status_code == 200
+
+
+def test_show_tags_and_the_root_answer_like_ollama(api: Api) -> None:
+    alice = api.as_("alice")
+    shown = alice.post("/api/show", json={"model": "qwen3:0.6b"}).json()
+    assert "tools" in shown["capabilities"] and shown["model_info"]
+    missing = alice.post("/api/show", json={"model": "no-such-model"})
+    assert missing.status_code == 404 and "not found" in missing.json()["error"]
+    root = httpx.get(f"{api.base_url}/")
+    assert (root.status_code, root.text) == (200, "Ollama is running")  # no token needed, as for Ollama
+    assert httpx.head(f"{api.base_url}/").status_code == 200
+    page = httpx.get(f"{api.base_url}/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 200 and "<html" in page.text.lower()  # a browser still gets the page
+
+
+def test_model_management_is_for_admins_and_runs_as_jobs(api: Api, sim: Simulator) -> None:
+    assert post(api, "/api/copy", {"source": "tinyllama", "destination": "mine"}).status_code == 403
+    assert post(api, "/api/pull", {"model": "tinyllama"}).json() == {
+        "error": "Managing Ollama's models needs an admin."
+    }
+    sim.configure(pull_chunk_delay=0.005)
+    with httpx.stream(
+        "POST",
+        f"{api.base_url}/api/pull",
+        json={"model": "tinyllama"},
+        headers={"Authorization": f"Bearer {api.tokens['admin']}"},
+        timeout=30,
+    ) as reply:
+        lines = [json.loads(line) for line in reply.iter_lines() if line]
+    assert lines[-1] == {"status": "success"}
+    assert any(line.get("digest", "").startswith("sha256:") and line["total"] > 0 for line in lines)
+    copied = post(api, "/api/copy", {"source": "tinyllama", "destination": "tinycopy"}, who="admin")
+    assert (copied.status_code, copied.content) == (200, b"")
+    assert "tinycopy:latest" in [m["name"] for m in api.as_("alice").get("/api/tags").json()["models"]]
+    gone = httpx.request(
+        "DELETE",
+        f"{api.base_url}/api/delete",
+        json={"model": "tinycopy"},
+        headers={"Authorization": f"Bearer {api.tokens['admin']}"},
+    )
+    assert (gone.status_code, gone.content) == (200, b"")
+    again = httpx.request(
+        "DELETE",
+        f"{api.base_url}/api/delete",
+        json={"model": "tinycopy"},
+        headers={"Authorization": f"Bearer {api.tokens['admin']}"},
+    )
+    assert again.status_code == 404 and "not found" in again.json()["error"]
+    jobs = api.as_("admin").get("/api/ai-agent/jobs", params={"limit": 10}).json()["jobs"]
+    assert [job["job_type"] for job in jobs] == ["model.delete", "model.delete", "model.copy", "model.pull"]
+
+
+async def test_the_lock_view_shows_how_far_a_job_is_never_what_it_says(api: Api, sim: Simulator) -> None:
+    sim.hold(endpoints=["chat"], after_tokens=3)
+    headers = {"Authorization": f"Bearer {api.tokens['alice']}"}
+    async with httpx.AsyncClient(base_url=api.base_url, headers=headers, timeout=30) as http:
+        body = {"model": "qwen3:0.6b", "messages": HI, "stream": False}
+        asked = asyncio.create_task(http.post("/api/chat", json=body))
+        await asyncio.to_thread(sim.wait_held, 1)
+
+        def running() -> list:
+            return api.as_("bob").get("/api/ai-agent/lock").json()["holders"]
+
+        (holder,) = await until(running, within=10, what="alice's chat holding the GPU")
+        own = await until(
+            lambda: (
+                api.as_("alice").get(f"/api/ai-agent/job/{holder['job_id']}/status").json()["progress"].get("thinking")
+            ),
+            within=10,
+            what="her job's reasoning in her own status",
+        )
+        assert own
+        assert not {"text", "thinking", "tool_calls"} & set(running()[0]["progress"])
+        sim.release()
+        assert (await asked).status_code == 200
+
+
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def test_an_admin_uploads_a_blob_creates_a_model_and_pushes_it(api: Api, sim: Simulator) -> None:
+    import hashlib
+
+    admin = {"Authorization": f"Bearer {api.tokens['admin']}"}
+    adapter = b"an adapter's bytes"
+    digest = f"sha256:{hashlib.sha256(adapter).hexdigest()}"
+    assert httpx.head(f"{api.base_url}/api/blobs/{digest}", headers=admin).status_code == 404
+    assert httpx.post(f"{api.base_url}/api/blobs/{digest}", content=adapter, headers=admin).status_code == 201
+    assert httpx.head(f"{api.base_url}/api/blobs/{digest}", headers=admin).status_code == 200
+    assert httpx.head(f"{api.base_url}/api/blobs/nonsense", headers=admin).status_code == 400
+    body = {"model": "team/mine", "from": "tinyllama", "adapters": {"adapter.safetensors": digest}, "system": "Hi."}
+    with httpx.stream("POST", f"{api.base_url}/api/create", json=body, headers=admin, timeout=30) as reply:
+        lines = [json.loads(line) for line in reply.iter_lines() if line]
+    assert lines[-1] == {"status": "success"} and any(digest in line["status"] for line in lines[:-1])
+    pushed = post(api, "/api/push", {"model": "team/mine", "stream": False}, who="admin")
+    assert pushed.json() == {"status": "success"}
+    jobs = api.as_("admin").get("/api/ai-agent/jobs", params={"limit": 5}).json()["jobs"]
+    assert [job["job_type"] for job in jobs] == ["model.push", "model.create"]
+    assert post(api, "/api/create", body).status_code == 403  # alice is no admin

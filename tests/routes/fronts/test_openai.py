@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 import openai
 import pytest
 
@@ -66,3 +68,47 @@ async def test_bad_key_and_unknown_model_are_errors_the_client_raises(client: Ca
         raise AssertionError("an unknown model must be an error")
     except openai.NotFoundError as error:
         assert "not found" in str(error)
+
+
+async def test_a_queued_stream_gets_headers_and_keep_alives_with_its_position(
+    start_api: Callable[..., Api], sim: Simulator
+) -> None:
+    api = start_api(STREAM_KEEPALIVE_SECONDS="0.2")
+    sim.hold(endpoints=["chat"], after_tokens=1)
+    headers = {"Authorization": f"Bearer {api.tokens['bob']}"}
+    body = {"model": "tinyllama", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    async with httpx.AsyncClient(base_url=f"{api.base_url}/v1", headers=headers, timeout=30) as http:
+        async with http.stream("POST", "/chat/completions", json=body) as first:
+            await asyncio.to_thread(sim.wait_held, 1)  # bob's job holds the GPU
+            alice = {"Authorization": f"Bearer {api.tokens['alice']}"}
+            async with http.stream("POST", "/chat/completions", json=body, headers=alice) as queued:
+                assert queued.status_code == 200 and queued.headers["content-type"].startswith("text/event-stream")
+                lines = queued.aiter_lines()
+                assert await anext(lines) == ": queued, position 0"  # no job ahead of hers, one running
+                assert await anext(lines) == ""
+                assert await anext(lines) == ": queued, position 0"  # again, while she waits
+                sim.release()
+                rest = [line async for line in lines if line.startswith("data: ")]
+            assert rest[-1] == "data: [DONE]" and '"finish_reason": "stop"' in rest[-2]
+            assert [line async for line in first.aiter_lines()][-2] == "data: [DONE]"
+
+
+def test_bad_input_names_the_field_in_openais_error_shape(api: Api) -> None:
+    alice = api.as_("alice")
+    empty = alice.post("/v1/chat/completions", json={"model": "tinyllama", "messages": []})
+    assert empty.status_code == 400
+    assert empty.json() == {
+        "error": {
+            "message": "[] is too short - 'messages'",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": None,
+        }
+    }
+    remote = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    image = alice.post(
+        "/v1/chat/completions", json={"model": "gemma3:4b", "messages": [{"role": "user", "content": [remote]}]}
+    )
+    assert image.status_code == 400 and "base64" in image.json()["error"]["message"]
+    unauthorized = httpx.get(f"{api.base_url}/v1/models")
+    assert unauthorized.status_code == 401 and unauthorized.json()["error"]["code"] == "invalid_api_key"

@@ -1,193 +1,347 @@
-"""A drop-in OpenAI API (`base_url=<aijobs>/v1`): chat completions (streamed as server-sent events or
-not), embeddings and the model list, each request a queued job like any other. The OpenAI client's
-API key is the caller's aijobs token."""
+"""A drop-in OpenAI API (`base_url=<aijobs>/v1`), as Ollama's OpenAI-compatible layer answers it: chat
+completions (tools, reasoning, images, JSON output, usage; streamed as server-sent events or not),
+legacy completions, the Responses API, embeddings (floats or base64) and the models — each
+generating request a queued job like any other. The OpenAI client's API key is the caller's aijobs
+token. While a streamed request waits for its turn, SSE comments keep the connection alive and say
+where it is in the queue."""
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+import httpx
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.models.job import JobStatus
 from app.routes.deps import CurrentUser
 from app.routes.fronts import dropin
+from app.services.accounts.users import User
+from app.services.ollama import capabilities
+from app.services.ollama import openai_compat as compat
 from app.services.realtime import relay
 
-router = APIRouter(prefix="/v1", tags=["drop-in: OpenAI API"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid request, in OpenAI's error shape"},
+    400: {"description": 'Invalid request, in OpenAI\'s shape: `{"error": {"message", "type", "param", "code"}}`'},
     401: {"description": "No or bad key"},
     404: {"description": "Ollama has no such model"},
-    422: {"description": "The body does not match the schema"},
+    429: {"description": "A quota is full (`Retry-After`)"},
     500: {"description": "The job failed"},
     502: {"description": "Ollama is unreachable"},
-    503: {"description": "The job could not start before its queue deadline"},
     504: {"description": "The job ran past its time limit"},
 }
+ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "not_found_error"}
+ERROR_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+SSE = "text/event-stream"
+JsonBody = Body(default=None, description="OpenAI's request body; sent with any Content-Type.")
 
 
-def openai_error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status_code=status)
+def openai_error(
+    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """OpenAI's error shape, with the type Ollama's layer gives each status."""
+    kind = ERROR_TYPES.get(status, "api_error")
+    body = {"error": {"message": message, "type": kind, "param": param, "code": ERROR_CODES.get(status)}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class Invalid(dropin.Refused):
+    def __init__(self, error: compat.Invalid) -> None:
+        super().__init__(400, error.message)
+        self.param = error.param
 
 
 def refused(error: dropin.Refused) -> Response:
     if isinstance(error, dropin.CallerGone):
         return Response(status_code=499)  # nobody is listening any more
-    return openai_error(error.status, error.message, "server_error" if error.job_failed else "invalid_request_error")
+    return openai_error(error.status, error.message, getattr(error, "param", None), error.headers)
 
 
-class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields Ollama has no use for
+class OpenAIRoute(dropin.FrontRoute):
+    render = staticmethod(refused)
 
-    model: str = Field(min_length=1)
-    messages: list[dict[str, Any]] = Field(min_length=1)
-    stream: bool = False
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    response_format: dict[str, Any] | None = None
 
-    def chat_job(self) -> dict[str, Any]:
-        """The same request as an Ollama chat job."""
-        options = {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "num_predict": self.max_completion_tokens or self.max_tokens,
-            "stop": [self.stop] if isinstance(self.stop, str) else self.stop,
-            "seed": self.seed,
-            "frequency_penalty": self.frequency_penalty,
-            "presence_penalty": self.presence_penalty,
-        }
-        body: dict[str, Any] = {
+router = APIRouter(prefix="/v1", tags=["drop-in: OpenAI API"], route_class=OpenAIRoute)
+
+
+def translated(translate: Callable[[dict[str, Any]], dict[str, Any]], body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise dropin.Refused(400, "missing request body" if body is None else "the body must be a JSON object")
+    try:
+        return translate(body)
+    except compat.Invalid as error:
+        raise Invalid(error) from error
+
+
+def sse(payload: dict[str, Any] | str) -> bytes:
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode()
+
+
+def keepalive(waiting: dropin.Waiting) -> bytes:
+    """An SSE comment: clients skip it, proxies and read timeouts see bytes."""
+    where = f"position {waiting.position}" if waiting.position is not None else "starting"
+    return f": queued, {where}\n\n".encode()
+
+
+def failed_event(job: Any) -> bytes:
+    error = dropin.job_refusal(job)
+    kind = ERROR_TYPES.get(error.status, "api_error")
+    return sse({"error": {"message": error.message, "type": kind, "param": None, "code": None}})
+
+
+async def queued_stream(request: Request, user: User, job_type: str, job_body: dict, details: str, check: Any):
+    job = await dropin.submit(request, user, job_type, job_body, details, check)
+    return dropin.Follower(request, job, user)
+
+
+# ---- chat completions -------------------------------------------------------------------------------
+
+
+class ChatStream:
+    """Ollama's chat events as `chat.completion.chunk`s, as Ollama's layer writes them: the role on the
+    first chunk, reasoning and tool calls in the delta, a finish chunk with an empty delta, then the
+    usage chunk if asked, then `[DONE]`."""
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self.id = compat.new_id("chatcmpl-")
+        self.created = int(time.time())
+        self.model = model
+        self.include_usage = include_usage
+        self.first = True
+        self.calls = 0
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        if self.first:
+            delta = {"role": "assistant", **delta}
+            self.first = False
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return sse(self._envelope([choice]))
+
+    def _envelope(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
             "model": self.model,
-            "messages": [_ollama_message(message) for message in self.messages],
-            "options": {key: value for key, value in options.items() if value is not None} or None,
+            "system_fingerprint": "fp_ollama",
+            "choices": choices,
         }
-        kind = (self.response_format or {}).get("type")
-        if kind == "json_object":
-            body["format"] = "json"
-        elif kind == "json_schema":
-            body["format"] = (self.response_format or {}).get("json_schema", {}).get("schema")
-        return {key: value for key, value in body.items() if value is not None}
+
+    def event(self, event: relay.Text | relay.Thinking | relay.ToolCalls) -> bytes:
+        if isinstance(event, relay.Text):
+            return self.chunk({"content": event.delta})
+        if isinstance(event, relay.Thinking):
+            return self.chunk({"content": "", "reasoning": event.delta})
+        calls = compat.openai_tool_calls(event.calls, first_index=self.calls)
+        self.calls += len(calls)
+        return self.chunk({"content": "", "tool_calls": calls})
+
+    def end(self, result: dict[str, Any]) -> bytes:
+        if self.first:  # a wholly empty answer still opens with the role
+            finish = self.chunk({"content": ""})
+        else:
+            finish = b""
+        reason = compat.finish_reason(result, self.calls > 0)
+        finish += sse(self._envelope([{"index": 0, "delta": {}, "finish_reason": reason}]))
+        if self.include_usage:
+            finish += sse({**self._envelope([]), "usage": compat.usage(result)})
+        return finish + sse("[DONE]")
+
+    async def body(self, follower: dropin.Follower) -> AsyncIterator[bytes]:
+        async for event in follower.stream(keepalive=True):
+            if isinstance(event, dropin.Waiting):
+                yield keepalive(event)
+            elif isinstance(event, relay.Text | relay.Thinking | relay.ToolCalls):
+                yield self.event(event)
+            elif isinstance(event, relay.Ended):
+                if event.job.status == JobStatus.COMPLETED:
+                    yield self.end(event.job.result_data or {})
+                else:
+                    yield failed_event(event.job) + sse("[DONE]")
 
 
-def _ollama_message(message: dict[str, Any]) -> dict[str, Any]:
-    content = message.get("content")
-    if isinstance(content, list):  # OpenAI's content parts: keep the text ones
-        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    role = message.get("role", "user")
-    return {"role": "system" if role == "developer" else role, "content": content or ""}
-
-
-class EmbeddingsRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    model: str = Field(min_length=1)
-    input: str | list[str]
-    dimensions: int | None = Field(default=None, ge=1)
-
-
-def _finish_reason(result: dict[str, Any]) -> str:
-    return "length" if result.get("done_reason") == "length" else "stop"
-
-
-def _usage(result: dict[str, Any]) -> dict[str, int]:
-    prompt = int(result.get("prompt_eval_count") or 0)
-    completion = int(result.get("eval_count") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 @router.post("/chat/completions", responses=ERRORS)
-async def chat_completions(request: Request, user: CurrentUser, body: ChatCompletionRequest) -> Response:
+async def chat_completions(request: Request, user: CurrentUser, body: dict[str, Any] | None = JsonBody) -> Response:
     """OpenAI chat completions, queued behind the GPU slot; `stream: true` answers with server-sent events."""
-    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    chat = translated(compat.chat_request, body)
+    assert body is not None
+    model = str(body.get("model") or "")
+    details = f"OpenAI API chat ({model})"
+    if body.get("stream"):
+        follower = await queued_stream(request, user, "chat", chat, details, "chat")
+        return StreamingResponse(ChatStream(model, include_usage(body)).body(follower), media_type=SSE)
+    result = (await dropin.run(request, user, "chat", chat, details, check="chat")).result_data or {}
+    message = compat.chat_message(result)
+    choice = {
+        "index": 0,
+        "message": message,
+        "finish_reason": compat.finish_reason(result, bool(message.get("tool_calls"))),
+    }
+    return JSONResponse(
+        {
+            "id": compat.new_id("chatcmpl-"),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_ollama",
+            "choices": [choice],
+            "usage": compat.usage(result),
+        }
+    )
+
+
+# ---- legacy completions -----------------------------------------------------------------------------
+
+
+@router.post("/completions", responses=ERRORS)
+async def completions(request: Request, user: CurrentUser, body: dict[str, Any] | None = JsonBody) -> Response:
+    """OpenAI's legacy prompt completion, as an Ollama generate job."""
+    generate = translated(compat.completion_request, body)
+    assert body is not None
+    model = str(body.get("model") or "")
+    completion_id = compat.new_id("cmpl-")
     created = int(time.time())
-    details = f"OpenAI API chat ({body.model})"
+    details = f"OpenAI API completion ({model})"
 
-    def envelope(kind: str, choice: dict[str, Any]) -> dict[str, Any]:
-        return {"id": completion_id, "object": kind, "created": created, "model": body.model, "choices": [choice]}
+    def envelope(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        base = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
+        return {**base, "system_fingerprint": "fp_ollama", "choices": choices, **extra}
 
-    try:
-        if not body.stream:
-            text, ended = await dropin.run(request, user, "chat", body.chat_job(), details)
-            result = ended.result_data or {}
-            choice = {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": _finish_reason(result),
-            }
-            return JSONResponse({**envelope("chat.completion", choice), "usage": _usage(result)})
-        job = await dropin.submit(request, user, "chat", body.chat_job(), details)
-        follower = dropin.Follower(request, job, user)
-        first = await follower.first()
-        if isinstance(first, relay.Ended):
-            dropin.check_completed(first.job)
-    except dropin.Refused as error:
-        return refused(error)
+    if not body.get("stream"):
+        result = (await dropin.run(request, user, "generate", generate, details, check="generate")).result_data or {}
+        choice = {"text": result.get("response", ""), "index": 0, "finish_reason": result.get("done_reason") or "stop"}
+        return JSONResponse(envelope([choice], usage=compat.usage(result)))
+    follower = await queued_stream(request, user, "generate", generate, details, "generate")
 
     async def events() -> AsyncIterator[bytes]:
-        def sse(payload: dict[str, Any]) -> bytes:
-            return f"data: {json.dumps(payload)}\n\n".encode()
+        async for event in follower.stream(keepalive=True):
+            if isinstance(event, dropin.Waiting):
+                yield keepalive(event)
+            elif isinstance(event, relay.Text):
+                yield sse(envelope([{"text": event.delta, "index": 0, "finish_reason": None}]))
+            elif isinstance(event, relay.Ended):
+                if event.job.status != JobStatus.COMPLETED:
+                    yield failed_event(event.job) + sse("[DONE]")
+                    return
+                result = event.job.result_data or {}
+                reason = result.get("done_reason") or "stop"
+                yield sse(envelope([{"text": "", "index": 0, "finish_reason": reason}]))
+                if include_usage(body):
+                    yield sse(envelope([], usage=compat.usage(result)))
+                yield sse("[DONE]")
 
-        yield sse(
-            envelope("chat.completion.chunk", {"index": 0, "delta": {"role": "assistant"}, "finish_reason": None})
+    return StreamingResponse(events(), media_type=SSE)
+
+
+# ---- the Responses API ------------------------------------------------------------------------------
+
+
+class ResponseStream:
+    """Ollama's chat events as the Responses API's typed events: created and in progress, the message
+    item with its text deltas (or the function calls), completed with the whole response."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.id = compat.new_id("resp_")
+        self.message_id = compat.new_id("msg_")
+        self.created = int(time.time())
+        self.sequence = 0
+        self.text = ""
+        self.message_open = False
+
+    def event(self, kind: str, **data: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": self.sequence, **data}
+        self.sequence += 1
+        return f"event: {kind}\ndata: {json.dumps(payload)}\n\n".encode()
+
+    def response(self, status: str, output: list[dict[str, Any]], result: Any = None) -> dict[str, Any]:
+        return compat.response_object(self.body, self.id, self.created, status, output, result)
+
+    def open_message(self) -> bytes:
+        self.message_open = True
+        item = compat.message_item(self.message_id, "", status="in_progress")
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        return self.event("response.output_item.added", output_index=0, item=item) + self.event(
+            "response.content_part.added", item_id=self.message_id, output_index=0, content_index=0, part=part
         )
-        event: relay.Text | relay.Ended = first
-        rest = follower.rest()
-        while True:
-            if isinstance(event, relay.Text):
-                choice = {"index": 0, "delta": {"content": event.delta}, "finish_reason": None}
-                yield sse(envelope("chat.completion.chunk", choice))
-            else:
-                if event.job.status == JobStatus.COMPLETED:
-                    reason = _finish_reason(event.job.result_data or {})
-                    yield sse(envelope("chat.completion.chunk", {"index": 0, "delta": {}, "finish_reason": reason}))
-                else:
-                    yield sse(
-                        {"error": {"message": event.job.error_message or event.job.status, "type": "server_error"}}
-                    )
-                yield b"data: [DONE]\n\n"
-                return
-            event = await anext(rest)
 
-    return StreamingResponse(events(), media_type="text/event-stream")
+    def text_delta(self, delta: str) -> bytes:
+        opened = b"" if self.message_open else self.open_message()
+        self.text += delta
+        where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+        return opened + self.event("response.output_text.delta", **where, delta=delta, logprobs=[])
+
+    def completed(self, result: dict[str, Any]) -> bytes:
+        output = compat.response_output(result, self.id, self.message_id)
+        sent = b""
+        if self.message_open:
+            where = {"item_id": self.message_id, "output_index": 0, "content_index": 0}
+            part = {"type": "output_text", "text": self.text, "annotations": [], "logprobs": []}
+            sent += self.event("response.output_text.done", **where, text=self.text, logprobs=[])
+            sent += self.event("response.content_part.done", **where, part=part)
+        for index, item in enumerate(output):
+            if item["type"] != "message" or not self.message_open:
+                sent += self.event("response.output_item.added", output_index=index, item=item)
+            sent += self.event("response.output_item.done", output_index=index, item=item)
+        return sent + self.event("response.completed", response=self.response("completed", output, result))
+
+    async def stream(self, follower: dropin.Follower) -> AsyncIterator[bytes]:
+        yield self.event("response.created", response=self.response("in_progress", []))
+        yield self.event("response.in_progress", response=self.response("in_progress", []))
+        async for event in follower.stream(keepalive=True):
+            if isinstance(event, dropin.Waiting):
+                yield keepalive(event)
+            elif isinstance(event, relay.Text):
+                yield self.text_delta(event.delta)
+            elif isinstance(event, relay.Ended):
+                if event.job.status == JobStatus.COMPLETED:
+                    yield self.completed(event.job.result_data or {})
+                else:
+                    failed = {**self.response("failed", []), "error": {"code": "server_error", "message": ""}}
+                    failed["error"]["message"] = dropin.job_refusal(event.job).message
+                    yield self.event("response.failed", response=failed)
+
+
+@router.post("/responses", responses=ERRORS)
+async def responses(request: Request, user: CurrentUser, body: dict[str, Any] | None = JsonBody) -> Response:
+    """OpenAI's Responses API (text, function tools, reasoning), as a chat job; nothing is stored."""
+    chat = translated(compat.responses_request, body)
+    assert body is not None
+    details = f"OpenAI API responses ({body.get('model')})"
+    if body.get("stream"):
+        follower = await queued_stream(request, user, "chat", chat, details, "chat")
+        return StreamingResponse(ResponseStream(body).stream(follower), media_type=SSE)
+    result = (await dropin.run(request, user, "chat", chat, details, check="chat")).result_data or {}
+    shape = ResponseStream(body)
+    output = compat.response_output(result, shape.id, shape.message_id)
+    return JSONResponse({**shape.response("completed", output, result), "completed_at": int(time.time())})
+
+
+# ---- embeddings and models --------------------------------------------------------------------------
 
 
 @router.post("/embeddings", responses=ERRORS)
-async def embeddings(request: Request, user: CurrentUser, body: EmbeddingsRequest) -> Response:
-    """OpenAI embeddings, as a queued `embed` job."""
-    embed = {"model": body.model, "input": body.input}
-    if body.dimensions:
-        embed["dimensions"] = body.dimensions
-    try:
-        _, ended = await dropin.run(request, user, "embed", embed, details=f"OpenAI API embeddings ({body.model})")
-    except dropin.Refused as error:
-        return refused(error)
-    result = ended.result_data or {}
+async def embeddings(request: Request, user: CurrentUser, body: dict[str, Any] | None = JsonBody) -> Response:
+    """OpenAI embeddings as a queued `embed` job: floats, or base64 (the Node SDK's default) when asked."""
+    embed = translated(compat.embed_request, body)
+    assert body is not None
+    details = f"OpenAI API embeddings ({body.get('model')})"
+    result = (await dropin.run(request, user, "embed", embed, details, check="embed")).result_data or {}
     data = [
-        {"object": "embedding", "index": index, "embedding": vector}
+        {"object": "embedding", "embedding": compat.embedding(vector, body.get("encoding_format")), "index": index}
         for index, vector in enumerate(result.get("embeddings", []))
     ]
     tokens = int(result.get("prompt_eval_count") or 0)
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "model": body.model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-    )
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return JSONResponse({"object": "list", "data": data, "model": body.get("model"), "usage": usage})
 
 
 @router.get("/models", responses=ERRORS)
@@ -196,10 +350,22 @@ async def models(request: Request, _user: CurrentUser) -> Response:
     try:
         reply = await request.app.state.ollama_http.get("/api/tags")
         reply.raise_for_status()
-    except Exception as error:
-        return openai_error(502, f"Ollama is unreachable: {error}", "server_error")
-    data = [
-        {"id": model["name"], "object": "model", "created": 0, "owned_by": "ollama"}
-        for model in reply.json().get("models", [])
-    ]
+    except httpx.HTTPError as error:
+        return openai_error(502, f"Ollama is unreachable: {error}")
+    listed = reply.json().get("models", [])
+    data = [compat.model_entry(model, compat.unix_time(model.get("modified_at"))) for model in listed]
     return JSONResponse({"object": "list", "data": data})
+
+
+@router.get("/models/{model:path}", responses=ERRORS)
+async def model(request: Request, _user: CurrentUser, model: str) -> Response:
+    """One model, from Ollama's /api/show; 404 in OpenAI's shape when Ollama has none by that name."""
+    try:
+        shown = await capabilities.show(request.app.state.ollama_http, model)
+    except httpx.HTTPError as error:
+        return openai_error(502, f"Ollama is unreachable: {error}")
+    except capabilities.OllamaRefuses as error:
+        return openai_error(error.status_code, error.message)
+    if shown is None:
+        return openai_error(404, f"model '{model}' not found")
+    return JSONResponse(compat.model_entry({"model": model}, compat.unix_time(shown.get("modified_at"))))

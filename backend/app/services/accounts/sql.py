@@ -23,7 +23,7 @@ RETURNING id
 
 USER_FOR_KEY = """
 -- `stale`: last use not noted for a minute, so a busy key costs one write a minute, not one a request
-SELECT u.id, u.username, u.is_admin, k.id AS key_id,
+SELECT u.id, u.username, u.is_admin, u.daily_token_limit, k.id AS key_id, k.is_gateway,
        (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute') AS stale
 FROM api_keys k JOIN users u ON u.id = k.user_id
 WHERE k.key_hash = :hash AND k.revoked_at IS NULL
@@ -34,15 +34,16 @@ UPDATE api_keys SET last_used_at = now()
 WHERE id = :id
 """
 
+# A user first seen through a token or a gateway, kept up to date; with their own token limit, if any.
 REMEMBER_USER = """
-INSERT INTO users (id, username, is_admin)
+INSERT INTO users AS u (id, username, is_admin)
 VALUES (:id, :username, :admin)
 ON CONFLICT (id) DO UPDATE SET username = excluded.username, is_admin = excluded.is_admin
-WHERE users.username IS DISTINCT FROM excluded.username OR users.is_admin <> excluded.is_admin
+RETURNING u.daily_token_limit
 """
 
 LIST_USERS = """
-SELECT u.id, u.username, u.is_admin, u.created_at,
+SELECT u.id, u.username, u.is_admin, u.created_at, u.daily_token_limit,
        count(k.id) FILTER (WHERE k.revoked_at IS NULL) AS active_keys, max(k.last_used_at) AS last_seen
 FROM users u
 LEFT JOIN api_keys k ON k.user_id = u.id
@@ -51,7 +52,7 @@ ORDER BY u.created_at
 """
 
 LIST_KEYS = """
-SELECT id, user_id, prefix, label, created_at, last_used_at, revoked_at
+SELECT id, user_id, prefix, label, created_at, last_used_at, revoked_at, is_gateway
 FROM api_keys
 WHERE CAST(:user_id AS text) IS NULL OR user_id = :user_id
 ORDER BY id
@@ -60,6 +61,18 @@ ORDER BY id
 REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = now()
 WHERE id = :id AND revoked_at IS NULL
+"""
+
+MARK_GATEWAY = """
+UPDATE api_keys SET is_gateway = :gateway
+WHERE id = :id AND revoked_at IS NULL
+RETURNING id, user_id, prefix, label, created_at, last_used_at, revoked_at, is_gateway
+"""
+
+SET_DAILY_TOKEN_LIMIT = """
+UPDATE users SET daily_token_limit = :limit
+WHERE id = :id
+RETURNING id
 """
 
 BOOTSTRAP_LOCK = "SELECT pg_advisory_xact_lock(:id)"

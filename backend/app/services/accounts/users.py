@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -24,6 +25,8 @@ class User:
     id: str
     username: str
     is_admin: bool = False
+    gateway: bool = False  # signed in with a gateway's key: a request may name the person it is for
+    daily_token_limit: int | None = None  # their own limit (else DAILY_TOKEN_LIMIT applies)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class KeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    is_gateway: bool = False
 
 
 def hash_key(key: str) -> str:
@@ -111,15 +115,22 @@ async def user_for_key(conn: AsyncConnection, key: str) -> User | None:
         return None
     if row.stale:
         await conn.execute(text(sql.TOUCH_KEY), {"id": row.key_id})
-    return User(id=row.id, username=row.username, is_admin=row.is_admin)
-
-
-async def remember(conn: AsyncConnection, user: User) -> None:
-    """Record a user first seen through a JWT or Firebase token, so admins can list them."""
-    await conn.execute(
-        text(sql.REMEMBER_USER),
-        {"id": user.id, "username": user.username, "admin": user.is_admin},
+    return User(
+        id=row.id,
+        username=row.username,
+        is_admin=row.is_admin,
+        gateway=row.is_gateway,
+        daily_token_limit=row.daily_token_limit,
     )
+
+
+async def remember(conn: AsyncConnection, user: User) -> User:
+    """Record a user first seen through a JWT or Firebase token or a gateway, so admins can list them
+    (and give them a token limit); the user with their own limit."""
+    limit = (
+        await conn.execute(text(sql.REMEMBER_USER), {"id": user.id, "username": user.username, "admin": user.is_admin})
+    ).scalar_one()
+    return dataclasses.replace(user, daily_token_limit=limit)
 
 
 async def list_users(conn: AsyncConnection) -> list[dict]:
@@ -138,6 +149,20 @@ async def list_keys(conn: AsyncConnection, user_id: str | None = None) -> list[K
 async def revoke_key(conn: AsyncConnection, key_id: int) -> bool:
     result = await conn.execute(text(sql.REVOKE_KEY), {"id": key_id})
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def mark_gateway(conn: AsyncConnection, key_id: int, gateway: bool) -> KeyInfo:
+    """Make a live key a gateway's (its requests may name the person they are for), or no longer."""
+    row = (await conn.execute(text(sql.MARK_GATEWAY), {"id": key_id, "gateway": gateway})).first()
+    if row is None:
+        raise NotFound(f"No active key {key_id}.", {"key_id": key_id})
+    return KeyInfo(**row._mapping)
+
+
+async def set_daily_token_limit(conn: AsyncConnection, user_id: str, limit: int | None) -> None:
+    """A user's own daily token limit; None: DAILY_TOKEN_LIMIT applies (or none)."""
+    if (await conn.execute(text(sql.SET_DAILY_TOKEN_LIMIT), {"id": user_id, "limit": limit})).first() is None:
+        raise NotFound(f"No user {user_id!r}.", {"username": user_id})
 
 
 async def bootstrap_admin(conn: AsyncConnection, username: str = "admin") -> IssuedKey | None:

@@ -13,6 +13,7 @@ from app.db import Executor
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.accounts.users import User
 from app.services.leases import sql
+from app.services.queue.progress import public_progress
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Holder:
             "started_at": self.started_at,
             "expires_at": self.expires_at,
             "elapsed_seconds": round(self.elapsed_seconds, 1),
-            "progress": self.progress,
+            "progress": public_progress(self.progress),  # how far, never what: the lock view is everyone's
         }
 
 

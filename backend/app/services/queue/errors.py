@@ -46,22 +46,48 @@ class ModelTooLarge(PermanentError):
 TOO_LARGE = re.compile(r"model requires more system memory \((?P<needed>[^)]+)\) than is available \((?P<has>[^)]+)\)")
 
 
+class RequestRejected(PermanentError):
+    """Ollama refused the request as invalid (its 400: a bad field, a model without tools or thinking)."""
+
+    kind = "rejected"
+
+
+# How a job's error message carries Ollama's own status and words, so the drop-in fronts can answer
+# with exactly what Ollama would have said: "Ollama answered <status>: <Ollama's message>[. <advice>]".
+UPSTREAM_PREFIX = re.compile(r"^Ollama answered (?P<status>\d{3}): ")
+MODEL_NOT_FOUND_ADVICE = " Pull the model first, or pick one from /api/tags."
+GAVE_UP = re.compile(r" \(gave up after \d+ retries\)$")  # what the processor adds to a last transient failure
+
+
+def _upstream(status: int, message: str) -> str:
+    return f"Ollama answered {status}: {message}"
+
+
+def upstream_error(message: str | None) -> tuple[int, str] | None:
+    """Ollama's status and message inside a job's error message, if it came from Ollama's answer."""
+    found = UPSTREAM_PREFIX.match(message or "")
+    if found is None:
+        return None
+    text = (message or "")[found.end() :].removesuffix(MODEL_NOT_FOUND_ADVICE)
+    return int(found["status"]), GAVE_UP.sub("", text)
+
+
 def _ollama_response_error(error: ollama.ResponseError) -> JobError:
     status = error.status_code
     if status == -1:
         return TransientError(f"Ollama failed mid-answer: {error.error}")
     if status == 404:
-        return ModelNotFound(f"Ollama: {error.error} (404). Pull the model first, or pick one from /api/tags.")
+        return ModelNotFound(_upstream(404, error.error) + MODEL_NOT_FOUND_ADVICE)
     if too_large := TOO_LARGE.search(error.error):
         needed, has = too_large["needed"], too_large["has"]
         return ModelTooLarge(
-            f"The model needs {needed} of memory and the Ollama host has only {has} available: it cannot be "
-            "loaded there, so it is not retried. Use a smaller model or quantisation (e.g. a q4 tag), or run it "
-            f"on a host with more memory. (Ollama: {error.error})"
+            f"{_upstream(status, error.error)}. The model needs {needed} of memory and the Ollama host has only "
+            f"{has} available: it cannot be loaded there, so it is not retried. Use a smaller model or "
+            "quantisation (e.g. a q4 tag), or run it on a host with more memory."
         )
     if status == 429 or status >= 500:
-        return TransientError(f"Ollama answered {status}: {error.error}")
-    return PermanentError(f"Ollama rejected the request ({status}): {error.error}")
+        return TransientError(_upstream(status, error.error))
+    return RequestRejected(_upstream(status, error.error))
 
 
 def classify(error: BaseException) -> JobError | None:

@@ -10,6 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.services.usage import service as usage
+
 METRICS_QUEUE_LENGTH = "SELECT count(*) FROM ai_jobs WHERE pool = :pool AND status = 'queued'"
 
 METRICS_JOB_COUNTS = "SELECT status, job_type, count(*) AS n FROM ai_jobs GROUP BY status, job_type"
@@ -80,6 +82,7 @@ async def render(conn: AsyncConnection, pool: str = "gpu") -> bytes:
         CounterMetricFamily("aijobs_job_rescues", "Jobs re-queued after their worker died.", value=int(totals.rescues)),
         run,
         wait,
+        *await usage.metric_families(conn),
     ]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))  # type: ignore[arg-type]

@@ -173,10 +173,13 @@ class Processor:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self._stopping = True
         self._wake.set()
-        tasks = [run.task for run in self.running.values() if run.task]
-        if tasks:
-            log.info("waiting up to %.0fs for %d running job(s)", grace, len(tasks))
-            _, pending = await asyncio.wait(tasks, timeout=grace)
+        async with self._claiming:  # a claim in flight finishes and starts its job: it is stopped below too
+            pass
+        deadline = time.monotonic() + grace
+        while self.running:  # again while hand-offs started before the stop still start new runs
+            tasks = [run.task for run in self.running.values() if run.task]
+            log.info("waiting up to %.0fs for %d running job(s)", max(0.0, deadline - time.monotonic()), len(tasks))
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
             for run in list(self.running.values()):
                 if run.task in pending:
                     self._stop(run, "shutdown")

@@ -11,6 +11,14 @@ from typing import Any
 
 Listener = Callable[[dict[str, Any]], None]
 
+# What a job's progress holds that only its owner may read: the text it streams, its reasoning, the
+# tool calls it asked for. The lock view is everyone's: it shows how far a job is, never what it says.
+PRIVATE_PROGRESS = ("text", "thinking", "tool_calls")
+
+
+def public_progress(progress: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in progress.items() if key not in PRIVATE_PROGRESS}
+
 
 class ProgressHub:
     """In-process fan-out of running jobs' progress (each update, with its text delta) to whoever waits
@@ -45,14 +53,20 @@ class ProgressReporter:
         self.state: dict[str, Any] = {}
         self.changed = False  # since the processor last wrote it
 
-    def update(self, *, text_delta: str | None = None, **fields: Any) -> None:
-        """Merge `fields` (percent, message, counts) into the state; append streamed text."""
+    def update(self, *, text_delta: str | None = None, thinking_delta: str | None = None, **fields: Any) -> None:
+        """Merge `fields` (percent, message, counts) into the state; append streamed text, and streamed
+        reasoning (a thinking model's, kept apart from the answer as Ollama keeps it)."""
         self.state.update({key: value for key, value in fields.items() if value is not None})
         if text_delta:
             self.state["text"] = self.state.get("text", "") + text_delta
+        if thinking_delta:
+            self.state["thinking"] = self.state.get("thinking", "") + thinking_delta
         self.changed = True
         if self._listener is not None:
-            self._listener({**fields, "text_delta": text_delta})
+            event = {**fields, "text_delta": text_delta}
+            if thinking_delta:
+                event["thinking_delta"] = thinking_delta
+            self._listener(event)
 
     def take(self) -> dict[str, Any] | None:
         """The state to write, if it changed since the last take."""

@@ -23,6 +23,7 @@ from app.services.leases import service as leases
 from app.services.leases.gpu import GPU_POOL
 from app.services.queue import store
 from app.services.queue.errors import PermanentError
+from app.services.usage import service as usage
 
 T = TypeVar("T")
 DEFAULT_PRIORITY = 0
@@ -63,6 +64,7 @@ async def submit(
             first = lock.holders[0]
             holders = [holder.as_dict() for holder in lock.holders]
             raise GpuBusy(gpu.busy_message(first), {"holder": first.as_dict(), "holders": holders})
+    await usage.check_daily_limit(conn, user, settings)
     try:
         enqueued = await store.enqueue(conn, new, quota=settings.max_queued_per_user)
     except store.QuotaExceeded as error:

@@ -9,6 +9,7 @@ from app.db import Executor
 from app.schemas.jobs import GpuLockView, JobView
 from app.services.leases import gpu
 from app.services.queue import store, submissions
+from app.services.queue.progress import public_progress
 
 
 def status_view(
@@ -53,6 +54,6 @@ def lock_view(lock: gpu.GpuLock) -> GpuLockView:
     return GpuLockView(
         locked=lock.locked,
         capacity=lock.capacity,
-        holders=[holder.as_dict() for holder in lock.holders],  # type: ignore[misc]
+        holders=[{**holder.as_dict(), "progress": public_progress(holder.progress)} for holder in lock.holders],  # type: ignore[misc]
         queue_length=lock.queue_length,
     )

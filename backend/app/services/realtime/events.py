@@ -33,6 +33,9 @@ Emit = Callable[[str, dict[str, Any], list[str] | None], Awaitable[Any]]
 
 LOCK_INTERVAL = 0.1  # seconds between two lock:update events, at most
 REMEMBERED_JOBS = 10_000  # jobs whose last update time is kept to drop stale updates
+# Pieces of streamed text in a progress update: appended, never sent as a field (the text is sent
+# gathered, with its offset; reasoning is for the drop-in fronts, which read it from the hub or the row).
+DELTAS = ("text_delta", "thinking_delta")
 
 
 def job_rooms(job_id: uuid.UUID | str, user_id: str) -> list[str]:
@@ -117,7 +120,7 @@ class Events:
             pending = self._progress[job.id] = _PendingProgress(user_id=job.user_id)
         delta = update.get("text_delta")
         pending.text += delta or ""
-        pending.fields.update({k: v for k, v in update.items() if k != "text_delta" and v is not None})
+        pending.fields.update({k: v for k, v in update.items() if k not in DELTAS and v is not None})
         if pending.timer is None:
             loop = asyncio.get_running_loop()
             pending.timer = loop.call_later(self._progress_interval, self._queue_progress, job.id)

@@ -29,5 +29,6 @@ class GenerateJob(JobType[GenerateRequest]):
     request_model = GenerateRequest
 
     async def run(self, ctx: JobContext, request: GenerateRequest) -> dict[str, Any]:
-        model, text, final = await generate_streamed(ctx, request, ctx.ollama.generate, lambda chunk: chunk.response)
-        return {"model": model, "response": text, **final}
+        model, answer = await generate_streamed(ctx, request, "/api/generate")
+        thinking = {"thinking": answer.thinking} if answer.thinking else {}
+        return {"model": model, "response": answer.text, **thinking, **answer.final}

@@ -3,33 +3,37 @@ a generation), with progress in bytes summed over the layers Ollama reports."""
 
 from __future__ import annotations
 
-from contextlib import aclosing
 from typing import Any
 
-from app.services.ollama.job_types.model_request import ModelRequest
+import ollama
+
+from app.services.ollama.client import stream_json
+from app.services.ollama.job_types.model_request import ModelRequest, follow_status
+from app.services.queue.errors import ModelNotFound
 from app.services.queue.job_type import JobContext, JobType
 
+UNKNOWN_MANIFEST = "file does not exist"  # Ollama's words, mid-stream, for a model the registry lacks
 
-class ModelPullJob(JobType[ModelRequest]):
+
+class PullRequest(ModelRequest):
+    insecure: bool | None = None
+
+
+class ModelPullJob(JobType[PullRequest]):
     job_type = "model.pull"
     label = "Model download"
     operation = "Model Download"
     description = "Download a model into Ollama."
     result_kind = "model"
     submittable = False
-    request_model = ModelRequest
+    request_model = PullRequest
 
-    async def run(self, ctx: JobContext, request: ModelRequest) -> dict[str, Any]:
-        layers: dict[str, tuple[int, int]] = {}
-        status = ""
-        stream = await ctx.ollama.pull(request.model, stream=True)
-        async with aclosing(stream) as parts:  # type: ignore[type-var]
-            async for part in parts:
-                status = part.status or status
-                if part.digest and part.total:
-                    layers[part.digest] = (part.completed or 0, part.total)
-                done = sum(completed for completed, _ in layers.values())
-                total = sum(size for _, size in layers.values())
-                percent = round(100 * done / total, 1) if total else 0
-                ctx.progress.update(message=status, completed_bytes=done, total_bytes=total, percent=percent)
-        return {"model": request.model, "status": status, "total_bytes": sum(size for _, size in layers.values())}
+    async def run(self, ctx: JobContext, request: PullRequest) -> dict[str, Any]:
+        body = {**request.model_dump(exclude_none=True), "stream": True}
+        try:
+            outcome = await follow_status(ctx, stream_json(ctx.ollama, "/api/pull", body))
+        except ollama.ResponseError as error:
+            if error.status_code == -1 and UNKNOWN_MANIFEST in error.error:  # no retry can find it
+                raise ModelNotFound(f"Ollama answered 404: {error.error}") from error
+            raise
+        return {"model": request.model, **outcome}

@@ -1,0 +1,80 @@
+"""Before a drop-in request is queued: does Ollama have the model, and can the model do what is asked?
+Ollama answers these at once (404, 400); a queued request would learn them only when its turn came,
+and a stream whose headers were already sent could no longer say so with a status. `/api/show` costs
+no GPU time, so asking first keeps Ollama's answers — same status, same words — without waiting."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import httpx
+
+from app.errors import AppError
+
+Endpoint = Literal["generate", "chat", "embed"]
+
+
+class OllamaRefuses(AppError):
+    """What Ollama itself would answer to this request: its status and its message."""
+
+    code = "ollama_refused"
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message, {"status": status})
+        self.status_code = status
+
+
+def go_quote(text: str) -> str:
+    """Go's %q, which Ollama uses to name a model in its messages (JSON's quoting, for plain names)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def not_found(endpoint: str, model: str) -> str:
+    if endpoint == "embed":
+        return f"model {go_quote(model)} not found, try pulling it first"
+    return f"model '{model}' not found"
+
+
+async def show(http: httpx.AsyncClient, model: str) -> dict[str, Any] | None:
+    """Ollama's /api/show for `model`; None if Ollama has no such model; OllamaRefuses with Ollama's
+    answer to a name it refuses (400 `invalid model name`). Raises httpx.HTTPError when Ollama cannot
+    be asked."""
+    reply = await http.post("/api/show", json={"model": model})
+    if reply.status_code == 404:
+        return None
+    if 400 <= reply.status_code < 500:
+        raise OllamaRefuses(reply.status_code, _error_of(reply))
+    reply.raise_for_status()
+    return dict(reply.json())
+
+
+def _error_of(reply: httpx.Response) -> str:
+    try:
+        return str(reply.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return reply.text
+
+
+async def check(http: httpx.AsyncClient, endpoint: Endpoint, body: dict[str, Any]) -> None:
+    """Raise OllamaRefuses with Ollama's answer if it would refuse `body` at `endpoint` for its model
+    or the model's capabilities. If Ollama cannot be asked now, the request is queued as is: the job
+    retries until Ollama is back, and then Ollama's answer is the job's."""
+    model = str(body.get("model") or "")
+    if not model:
+        return  # no model: the job runs the active model
+    try:
+        shown = await show(http, model)
+    except httpx.HTTPError:
+        return
+    if shown is None:
+        raise OllamaRefuses(404, not_found(endpoint, model))
+    capabilities = set(shown.get("capabilities") or [])
+    if endpoint == "embed" or not capabilities:  # an older Ollama lists none: let it decide
+        return
+    if "completion" not in capabilities:
+        raise OllamaRefuses(400, f"{go_quote(model)} does not support {endpoint}")
+    if body.get("tools") and "tools" not in capabilities:
+        raise OllamaRefuses(400, f"{go_quote(model)} does not support tools")
+    if body.get("think") and "thinking" not in capabilities:
+        raise OllamaRefuses(400, f"{go_quote(model)} does not support thinking")
