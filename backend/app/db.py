@@ -105,9 +105,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """What a connection goes back to the pool with: nothing to undo. The pool's own reset (UNLISTEN,
+    RESET ALL, unlock, CLOSE) would cost a round trip after every statement; these connections never
+    LISTEN, SET or take session locks (LISTEN has its own connection, advisory locks are per transaction)."""
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A pool of raw asyncpg connections (the queue's statements, status, submit)."""
-    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(url), min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+    )
     assert pool is not None
     return pool
 

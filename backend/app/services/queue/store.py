@@ -143,10 +143,12 @@ class Place:
 
 
 async def place(
-    conn: Executor, job_id: uuid.UUID, *, slot_keys: list[str], with_queue_length: bool = False
+    conn: Executor, job_id: uuid.UUID, *, slot_keys: list[str], with_queue_length: bool = False, pool: str = "gpu"
 ) -> Place | None:
     """The job with its queue position, the GPU slots' holders and ETA inputs, in one statement."""
-    row = await sql.JOB_VIEW.fetchrow(conn, job_id=job_id, slot_keys=slot_keys, with_queue_length=with_queue_length)
+    row = await sql.JOB_VIEW.fetchrow(
+        conn, job_id=job_id, slot_keys=slot_keys, with_queue_length=with_queue_length, pool=pool
+    )
     if row is None:
         return None
     return Place(

@@ -1,0 +1,193 @@
+"""The GPU hosts: each one Ollama server with its own slots. Hosts live in the database; admins manage them
+(API, `aijobs hosts …`), OLLAMA_HOSTS seeds them at start, and with nothing configured the one host is
+OLLAMA_BASE_URL with MAX_CONCURRENT_JOBS slots — so a single-GPU deployment behaves as it always did."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.config import Settings
+from app.db import Executor
+from app.errors import Conflict, InvalidInput, NotFound
+from app.services.fleet import sql
+
+DEFAULT_HOST = "default"  # the one host of a deployment that configures none
+NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+LABEL_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
+SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    base_url: str
+    slots: int
+    gpu_memory: int | None = None
+    labels: list[str] = field(default_factory=list)
+    draining: bool = False
+    reachable: bool = True
+    failures: int = 0
+    version: str | None = None
+    loaded: list[dict[str, Any]] = field(default_factory=list)
+    loaded_models: list[str] = field(default_factory=list)
+    installed: dict[str, int] = field(default_factory=dict)
+    probed_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """`draining` (finishes what runs, takes nothing new), `down` (unreachable) or `up`."""
+        if self.draining:
+            return "draining"
+        return "up" if self.reachable else "down"
+
+    @property
+    def takes_work(self) -> bool:
+        return self.reachable and not self.draining
+
+    @property
+    def slot_keys(self) -> list[str]:
+        return slot_keys(self.name, self.slots)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Host:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+def slot_keys(host: str, slots: int) -> list[str]:
+    """A host's GPU slots as lease keys: `gpu/<host>/<i>`; the default host keeps `gpu/<i>`."""
+    if host == DEFAULT_HOST:
+        return [f"gpu/{n}" for n in range(slots)]
+    return [f"gpu/{host}/{n}" for n in range(slots)]
+
+
+def host_of_slot(key: str) -> str:
+    """The host a slot key belongs to (`gpu/0` → default, `gpu/box-a/0` → box-a)."""
+    parts = key.split("/")
+    return parts[1] if len(parts) == 3 else DEFAULT_HOST
+
+
+def parse_size(text: str, field_name: str) -> int:
+    """`24GiB`, `24 GB`, `25769803776` → bytes."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = found.group(2).lower() if found else ""
+    if found is None or unit not in SIZE_UNITS:
+        raise InvalidInput(f"{field_name}: {text!r} is not a size; write e.g. 24GiB, 16GB or a number of bytes.")
+    return int(float(found.group(1)) * SIZE_UNITS[unit])
+
+
+def check(name: str, base_url: str, slots: int, labels: list[str]) -> None:
+    if not NAME_RULE.match(name):
+        raise InvalidInput(
+            f"Host name {name!r}: 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            {"field": "name"},
+        )
+    if not re.match(r"^https?://[^\s/]+", base_url):
+        raise InvalidInput(f"Host address {base_url!r}: an http(s):// URL of its Ollama.", {"field": "base_url"})
+    if not 1 <= slots <= 64:
+        raise InvalidInput(f"slots {slots}: between 1 and 64 jobs at once.", {"field": "slots"})
+    for label in labels:
+        if not LABEL_RULE.match(label):
+            raise InvalidInput(f"Label {label!r}: letters, digits, '.', '_', ':' or '-'.", {"field": "labels"})
+
+
+def parse_hosts_setting(value: str) -> list[dict[str, Any]]:
+    """OLLAMA_HOSTS: hosts separated by `;`, each `NAME URL [slots=N] [memory=SIZE] [labels=a,b]`, e.g.
+    `box-a http://10.0.0.1:11434 slots=2 memory=24GiB labels=a100; box-b http://10.0.0.2:11434`."""
+    found = []
+    for number, entry in enumerate(part.strip() for part in value.split(";")):
+        if not entry:
+            continue
+        words = entry.split()
+        if len(words) < 2:
+            raise InvalidInput(f"OLLAMA_HOSTS entry {number + 1} {entry!r}: write NAME URL [slots=N] [memory=SIZE].")
+        host: dict[str, Any] = {"name": words[0], "base_url": words[1], "slots": 1, "gpu_memory": None, "labels": []}
+        for option in words[2:]:
+            key, _, text = option.partition("=")
+            if key == "slots" and text.isdigit():
+                host["slots"] = int(text)
+            elif key == "memory":
+                host["gpu_memory"] = parse_size(text, f"OLLAMA_HOSTS {words[0]} memory")
+            elif key == "labels":
+                host["labels"] = [label for label in text.split(",") if label]
+            else:
+                raise InvalidInput(f"OLLAMA_HOSTS {words[0]}: unknown option {option!r} (slots=, memory=, labels=).")
+        check(host["name"], host["base_url"], host["slots"], host["labels"])
+        found.append(host)
+    return found
+
+
+async def seed(db: Executor, settings: Settings) -> None:
+    """At start: the hosts OLLAMA_HOSTS names, or, with none, the default host from OLLAMA_BASE_URL and
+    MAX_CONCURRENT_JOBS (updated from them at every start). Hosts added by admins stay as they are."""
+    configured = parse_hosts_setting(settings.ollama_hosts) if settings.ollama_hosts else []
+    if not configured:
+        configured = [
+            {
+                "name": DEFAULT_HOST,
+                "base_url": settings.ollama_base_url,
+                "slots": settings.max_concurrent_jobs,
+                "gpu_memory": None,
+                "labels": [],
+            }
+        ]
+    for host in configured:
+        await sql.UPSERT_HOST.fetchrow(db, **host)
+
+
+async def all_hosts(db: Executor) -> list[Host]:
+    return [Host.from_row(row) for row in await sql.LIST_HOSTS.fetch(db)]
+
+
+async def get(db: Executor, name: str) -> Host:
+    row = await sql.GET_HOST.fetchrow(db, name=name)
+    if row is None:
+        raise NotFound(f"No host {name!r}. `GET /api/ai-agent/hosts` lists them.", {"host": name})
+    return Host.from_row(row)
+
+
+async def add(db: Executor, name: str, base_url: str, slots: int, gpu_memory: int | None, labels: list[str]) -> Host:
+    check(name, base_url, slots, labels)
+    row = await sql.INSERT_HOST.fetchrow(
+        db, name=name, base_url=base_url, slots=slots, gpu_memory=gpu_memory, labels=labels
+    )
+    if row is None:
+        raise Conflict(f"A host named {name!r} exists already; update it instead.", {"host": name})
+    return Host.from_row(row)
+
+
+async def update(
+    db: Executor,
+    name: str,
+    *,
+    base_url: str | None = None,
+    slots: int | None = None,
+    gpu_memory: int | None = None,
+    labels: list[str] | None = None,
+) -> Host:
+    current = await get(db, name)
+    changed = {
+        "base_url": base_url or current.base_url,
+        "slots": slots or current.slots,
+        "gpu_memory": gpu_memory if gpu_memory is not None else current.gpu_memory,
+        "labels": labels if labels is not None else current.labels,
+    }
+    check(name, changed["base_url"], changed["slots"], changed["labels"])
+    row = await sql.UPSERT_HOST.fetchrow(db, name=name, **changed)
+    return Host.from_row(row)
+
+
+async def set_draining(db: Executor, name: str, draining: bool) -> Host:
+    row = await sql.SET_DRAINING.fetchrow(db, name=name, draining=draining)
+    if row is None:
+        raise NotFound(f"No host {name!r}.", {"host": name})
+    return Host.from_row(row)
+
+
+async def remove(db: Executor, name: str) -> None:
+    if await sql.DELETE_HOST.fetchrow(db, name=name) is None:
+        await get(db, name)  # 404 if it does not exist
+        raise Conflict(f"Host {name!r} is running jobs: drain it first, then remove it.", {"host": name})
