@@ -22,6 +22,7 @@ from app import db, migrate
 from app.services.accounts import sql as accounts_sql
 from app.services.leases import sql as lease_sql
 from app.services.queue import sql as queue_sql
+from app.services.realtime import pg_manager
 
 TEMPLATE = "bench_template"
 
@@ -216,6 +217,7 @@ def _statement_names() -> dict[str, str]:
     for name, value in vars(accounts_sql).items():
         if name.isupper() and isinstance(value, str):
             names[db.Statement(value).sql] = f"accounts {name} (SQLAlchemy)"
+    names[pg_manager.SOCKETIO_PUBLISH] = "Socket.IO message (pg_manager NOTIFY)"
     return names
 
 
