@@ -73,10 +73,11 @@ format: install
 	$(PY) -m ruff format backend tests bench
 	$(PY) -m ruff check --fix backend tests bench
 
-## Print queue figures: enqueue rate, throughput, pickup latency, GPU idle gap, claim time.
+## The queue engine against floors measured in the same run (bench/floors.py): drain, enqueue, pickup,
+## round trips and CPU per job, GPU idle gap, status/submit over HTTP, broker overhead, long history.
+## A table of aijobs, floor, ratio and aim, medians of 3 interleaved rounds; a few minutes.
 bench: install
-	$(PY) bench/queue_bench.py
-	$(PY) bench/api_bench.py --queue-depth 10000
+	$(PY) bench/run.py
 
 ## The Ollama stand-in on OLLAMA_PORT (11434), for trying aijobs on a machine without Ollama.
 simulate-ollama: install
