@@ -303,6 +303,7 @@ class Processor:
         if run.watchdog is not None:
             run.watchdog.cancel()
         finished: store.Finished | None = None
+        hand_on = False
         if outcome is not None:
             hand_on = not self._stopping and outcome.kind != "requeue"
             write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on))
@@ -314,8 +315,13 @@ class Processor:
         self.running.pop(job.id, None)
         if finished is not None and finished.next is not None:
             self._start(finished.next, run.deadline_sent)  # its lease was taken by the finishing statement
-        elif not self._stopping:
-            self._wake.set()  # a slot is free (or the write failed): let the claim loop look again
+        elif not self._stopping and (
+            not (hand_on and finished is not None and finished.job is not None) or outcome.kind == "retry"  # type: ignore[union-attr]
+        ):
+            # The slot is free and the finishing statement did not look for a next job (or could not
+            # write), or a retry is now due later: the claim loop looks (and sleeps until the retry is due).
+            # When the statement did look and found none, a new job's NOTIFY wakes the loop.
+            self._wake.set()
         if self.hub is not None:
             self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
         if self.events is not None:  # after the next job started: the GPU does not wait on Socket.IO
