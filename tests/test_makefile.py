@@ -39,8 +39,12 @@ def tree(tmp_path: Path) -> Path:
 
 
 def make(tree: Path, *args: str) -> list[str]:
-    """The commands `make` would run, one per line."""
-    result = subprocess.run(["make", "-n", *args], cwd=tree, capture_output=True, text=True, timeout=60)
+    """The commands `make` would run, one per line. Run as a top-level make: under `make test` the
+    inherited MAKELEVEL/MAKEFLAGS would make it print "Entering directory" lines among the commands."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", *args], cwd=tree, capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.replace("\\\n", " ").splitlines()
 
