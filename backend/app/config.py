@@ -23,6 +23,24 @@ class Settings(BaseSettings):
         default=Path(".aijobs"), alias="AIJOBS_DATA_DIR", description="Where the embedded PostgreSQL keeps data."
     )
     ollama_base_url: str = Field(default="http://localhost:11434", description="The Ollama server jobs run on.")
+    ollama_hosts: str | None = Field(
+        default=None,
+        description="GPU hosts, `;`-separated, each `NAME URL [slots=N] [memory=SIZE] [labels=a,b]`, e.g. "
+        "`box-a http://10.0.0.1:11434 slots=2 memory=24GiB labels=a100; box-b http://10.0.0.2:11434`. Unset: "
+        "one host, OLLAMA_BASE_URL with MAX_CONCURRENT_JOBS slots. Admins add more over the API.",
+    )
+    scheduler: Literal["placement", "fifo"] = Field(
+        default="placement",
+        description="placement: prefer a host that has the job's model loaded (bounded by the aging bound); "
+        "fifo: model-blind (priority, fairness, age), for comparison.",
+    )
+    scheduler_max_bypass_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="A job eligible this long goes first among its priority, warm or not: no job is passed over "
+        "for warmer work for longer.",
+    )
+    host_probe_interval: float = Field(default=3.0, gt=0, description="Seconds between two probes of each host.")
     ollama_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to Ollama.")
     ollama_read_timeout: float = Field(
         default=120.0, gt=0, description="Seconds Ollama may stay silent mid-request before the attempt is retried."

@@ -1,6 +1,7 @@
-"""The database tables. Alembic migrations in `app/migrations` create them; these classes describe them."""
+"""The database tables. Alembic migrations in `alembic/` create them; these classes describe them."""
 
 from app.models.base import Base
+from app.models.host import Host, HostModelCost
 from app.models.job import AIJob, JobEvent, JobStatus, PoolUser
 from app.models.lease import Lease, LeaseHistory
 from app.models.realtime import SocketioMessage
@@ -12,6 +13,8 @@ __all__ = [
     "AIJob",
     "ApiKey",
     "Base",
+    "Host",
+    "HostModelCost",
     "JobEvent",
     "JobStatus",
     "Lease",

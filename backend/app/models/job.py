@@ -55,6 +55,9 @@ class AIJob(Base):
     progress: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     details: Mapped[str | None] = mapped_column(Text)
     locks: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    model: Mapped[str | None] = mapped_column(Text)  # the model it runs (its own, or the default when queued)
+    requires: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")  # host labels it needs
+    host: Mapped[str | None] = mapped_column(Text)  # where it runs (or last ran)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     worker_id: Mapped[str | None] = mapped_column(Text)
@@ -103,6 +106,7 @@ class AIJob(Base):
             "id",
             postgresql_where=text("status = 'queued'"),
         ),
+        Index("ai_jobs_queued_model_idx", "pool", "model", postgresql_where=text("status = 'queued'")),
         Index("ai_jobs_user_created_idx", "user_id", text("created_at DESC")),
         Index("ai_jobs_status_idx", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index(

@@ -33,6 +33,8 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Held this long past `expires_at` too: a job's runner may still be stopping (LEASE_RESCUE_GRACE_SECONDS).
     grace_seconds: Mapped[float] = mapped_column(Float, server_default="0")
+    host: Mapped[str | None] = mapped_column(Text)  # the GPU host of a slot lease
+    expected_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # its job's, from learned costs
 
     __table_args__ = (
         Index("leases_holder_idx", "holder"),
