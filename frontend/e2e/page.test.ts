@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Fleet } from "../src/features/fleet/api/get-hosts";
 import type { JobType } from "../src/lib/api/get-job-types";
 
 const BASE = process.env.AIJOBS_URL ?? "http://127.0.0.1:8000";
@@ -251,5 +252,50 @@ describe("the page", () => {
     ).json();
     expect(result.result?.model, JSON.stringify({ jobs, result })).toBe(model);
     await page.context().close();
+  });
+
+  test("the fleet panel shows every GPU host; an admin drains one and resumes it", async () => {
+    const answer = await fetch(`${BASE}/api/ai-agent/hosts`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    expect(answer.status, "GET /api/ai-agent/hosts").toBe(200);
+    const fleet = (await answer.json()) as Fleet;
+    expect(fleet.hosts.length).toBeGreaterThan(0);
+    const compact = fleet.hosts.length === 1 && fleet.hosts[0].name === "default";
+
+    /** The panel of `token`'s page, its host cards shown (a single "default" host is one line: opened). */
+    async function panelOf(token: string): Promise<Page> {
+      const page = await signIn(token);
+      await page.getByTestId("fleet-panel").waitFor({ timeout: 20_000 });
+      if (compact) {
+        const summary = page.getByTestId("fleet-summary");
+        await expect.poll(() => summary.textContent()).toMatch(/^GPU host default (up|down|draining) \d+ of \d+ slots? busy/);
+        await summary.click();
+      }
+      return page;
+    }
+    const card = (page: Page, name: string) => page.locator(`[data-testid="fleet-host"][data-host="${name}"]`);
+
+    const alice = await panelOf(ALICE);
+    await expect.poll(() => alice.getByTestId("fleet-scheduler").textContent()).toContain(`Scheduler: ${fleet.scheduler}`);
+    for (const host of fleet.hosts) {
+      const hostCard = card(alice, host.name);
+      await hostCard.waitFor({ timeout: 10_000 });
+      await expect.poll(() => hostCard.getByTestId("host-state").textContent()).toMatch(/^(up|down|draining)$/);
+      expect(await hostCard.getByTestId("host-slot").count()).toBeGreaterThanOrEqual(host.slots);
+    }
+    expect(await alice.getByRole("button", { name: /^(Drain|Resume|Remove) / }).count(), "only admins act on hosts").toBe(0);
+    await shot(alice, "11-fleet");
+    await alice.context().close();
+
+    const admin = await panelOf(ADMIN);
+    const target = fleet.hosts.find((host) => !host.draining);
+    if (target) {
+      const hostCard = card(admin, target.name);
+      await hostCard.getByRole("button", { name: `Drain ${target.name}` }).click();
+      await expect.poll(() => hostCard.getByTestId("host-state").textContent(), { timeout: 10_000 }).toBe("draining");
+      await hostCard.getByRole("button", { name: `Resume ${target.name}` }).click();
+      await expect.poll(() => hostCard.getByTestId("host-state").textContent(), { timeout: 10_000 }).toMatch(/^(up|down)$/);
+      await hostCard.getByRole("button", { name: `Drain ${target.name}` }).waitFor();
+    }
+    await admin.context().close();
   });
 });

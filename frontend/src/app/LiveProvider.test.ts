@@ -1,14 +1,16 @@
 import { QueryClient } from "@tanstack/react-query";
+import { hostsKey } from "../features/fleet/api/get-hosts";
 import { jobsKeys } from "../features/jobs/api/get-jobs";
 import { statsKeys } from "../features/stats/api/get-stats";
 import { jobStatusKey, type JobView } from "../lib/api/get-job-status";
 import { jobTypesKey } from "../lib/api/get-job-types";
+import { lockKey, type GpuLock } from "../lib/api/get-lock";
 import { modelsKey } from "../lib/api/get-models";
 import { settingsKey } from "../lib/api/get-settings";
 import { TextStore } from "../lib/text-store";
 import { JOB_TYPES } from "../testing/job-types";
 import { jobStatus } from "../testing/test-utils";
-import { handleJobProgress, handleJobUpdate } from "./LiveProvider";
+import { handleJobProgress, handleJobUpdate, handleLockUpdate } from "./LiveProvider";
 
 const running = jobStatus({ job_type: "generate", progress: { percent: 0 } });
 
@@ -41,6 +43,7 @@ describe("socket events into the query cache", () => {
     expect(texts.get("j1")).toBe("All done");
     expect(invalidate).toHaveBeenCalledWith({ queryKey: jobsKeys.all });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: statsKeys.all });
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: hostsKey() });
     expect(invalidate).not.toHaveBeenCalledWith({ queryKey: modelsKey() });
   });
 
@@ -51,5 +54,14 @@ describe("socket events into the query cache", () => {
     handleJobUpdate(client, new TextStore(), { ...running, job_type: "training", status: "completed" });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: settingsKey() });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: modelsKey() });
+  });
+
+  test("a lock update replaces the lock and makes the GPU hosts be fetched again", () => {
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, "invalidateQueries");
+    const lock: GpuLock = { locked: false, capacity: 1, queue_length: 0, holders: [] };
+    handleLockUpdate(client, lock);
+    expect(client.getQueryData(lockKey())).toEqual(lock);
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: hostsKey() });
   });
 });

@@ -3,6 +3,7 @@
 import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { io, type Socket } from "socket.io-client";
+import { hostsKey } from "../features/fleet/api/get-hosts";
 import { jobsKeys } from "../features/jobs/api/get-jobs";
 import { statsKeys } from "../features/stats/api/get-stats";
 import { jobStatusKey, type JobView } from "../lib/api/get-job-status";
@@ -29,6 +30,7 @@ export function handleJobUpdate(client: QueryClient, texts: TextStore, status: J
   if (text) texts.catchUp(status.job_id, text);
   void client.invalidateQueries({ queryKey: jobsKeys.all });
   void client.invalidateQueries({ queryKey: statsKeys.all });
+  void client.invalidateQueries({ queryKey: hostsKey() }); // a host's queue and slots changed
   if (status.status === "completed") refreshWhatTheJobChanged(client, status.job_type);
 }
 
@@ -49,6 +51,7 @@ export function handleJobProgress(client: QueryClient, texts: TextStore, event: 
 
 export function handleLockUpdate(client: QueryClient, lock: GpuLock): void {
   client.setQueryData(lockKey(), lock);
+  void client.invalidateQueries({ queryKey: hostsKey() }); // who holds each host's slots
 }
 
 export function LiveProvider({ token, children }: { token: string; children: ReactNode }) {

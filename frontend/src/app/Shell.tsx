@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { ErrorNote, Loading } from "../components/States";
+import { FleetPanel } from "../features/fleet/components/FleetPanel";
 import { LockBanner } from "../features/lock/components/LockBanner";
 import { useMe } from "../lib/api/get-me";
 import { LiveIndicator } from "./LiveIndicator";
@@ -10,7 +11,7 @@ import { WorkPage } from "./routes/WorkPage";
 type Tab = "work" | "stats" | "admin";
 const TAB_NAMES: Record<Tab, string> = { work: "Work", stats: "Stats", admin: "Admin" };
 
-/** The signed-in page: the top bar with its tabs, the GPU banner, and the open tab. */
+/** The signed-in page: the top bar with its tabs, the GPU banner and hosts, and the open tab. */
 export function Shell({ onSignOut }: { onSignOut: () => void }) {
   const me = useMe();
   const [tab, setTab] = useState<Tab>("work");
@@ -58,6 +59,7 @@ export function Shell({ onSignOut }: { onSignOut: () => void }) {
         </button>
       </header>
       <LockBanner myJobId={openJob} />
+      <FleetPanel admin={me.data.is_admin} />
       <main>
         {tab === "work" && <WorkPage openJob={openJob} onOpen={open} onClose={() => setOpenJob(null)} />}
         {tab === "stats" && <StatsPage />}

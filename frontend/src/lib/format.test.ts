@@ -1,5 +1,5 @@
 import type { LockHolder } from "./api/get-lock";
-import { ago, describeHolder, duration, startsIn } from "./format";
+import { ago, bytes, describeHolder, duration, startsIn } from "./format";
 
 describe("format", () => {
   test("ago words time like the server's busy message", () => {
@@ -41,5 +41,14 @@ describe("format", () => {
     expect(startsIn(0.4)).toBe("starts in ~1 s");
     expect(startsIn(42.4)).toBe("starts in ~42 s");
     expect(startsIn(300)).toBe("starts in ~5 min");
+  });
+
+  test("memory sizes as a person reads them", () => {
+    expect(bytes(null)).toBe("—");
+    expect(bytes(512)).toBe("512 bytes");
+    expect(bytes(300 * 1024 * 1024)).toBe("300 MB");
+    expect(bytes(5_000_000_000)).toBe("4.7 GB");
+    expect(bytes(4 * 1024 ** 3)).toBe("4 GB");
+    expect(bytes(25_769_803_776)).toBe("24 GB");
   });
 });

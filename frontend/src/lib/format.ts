@@ -44,3 +44,17 @@ export function startsIn(etaSeconds: number | null | undefined): string {
   if (etaSeconds < 90) return `starts in ~${Math.max(1, Math.round(etaSeconds))} s`;
   return `starts in ~${Math.round(etaSeconds / 60)} min`;
 }
+
+/** "4.7 GB", "512 MB": memory in multiples of 1024, as GPUs are sold (a 24 GB card), one decimal under 10. */
+export function bytes(count: number | null | undefined): string {
+  if (typeof count !== "number" || !Number.isFinite(count)) return "—";
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = count;
+  let unit = -1;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  if (unit < 0) return `${count} bytes`;
+  return `${value < 9.95 ? Number(value.toFixed(1)) : Math.round(value)} ${units[unit]}`;
+}
