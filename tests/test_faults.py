@@ -93,6 +93,41 @@ async def test_a_worker_cut_off_from_the_database_stops_its_gpu_work(
                 worker.stop()
 
 
+async def test_a_job_stopped_for_a_lost_lease_is_requeued_by_its_worker_when_the_database_returns(
+    db: asyncpg.Pool, database: str, sim: Simulator, service_env: dict[str, str]
+) -> None:
+    """The worker that stopped a job because it could not renew its lease puts it back in the queue
+    itself as soon as the database answers again (fenced by the attempt), instead of leaving it
+    `running` until the rescuer's grace (here a minute) has passed — and does not renew its lease."""
+    proxy = DatabaseProxy(database)
+    proxied = await proxy.start()
+    env = {
+        **service_env,
+        "DATABASE_URL": proxied,
+        "OLLAMA_BASE_URL": sim.base_url,
+        "LEASE_TTL_SECONDS": "3",
+        "LEASE_RESCUE_GRACE_SECONDS": "60",
+    }
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    worker = await asyncio.to_thread(start_worker, env)
+    try:
+        job = await submit(db)
+        await asyncio.to_thread(sim.wait_held, 1)
+        proxy.cut()
+        await until(lambda: sim.stats()["disconnects"] == 1, within=30, what="the worker closing its own stream")
+        proxy.restore()
+        done = await job_reaches(db, job.id, TERMINAL, within=45)
+        assert done.status == "completed" and done.attempt == 2, done.error_message
+        messages = [row["message"] or "" for row in await db.fetch(
+            "SELECT message FROM job_events WHERE job_id = $1 ORDER BY id", job.id)]  # fmt: skip
+        assert any("lease was not renewed in time" in message for message in messages), messages
+        assert not any(message.startswith("rescued") for message in messages), "its worker re-queued it"
+        assert sim.stats()["max_in_flight"] == 1
+    finally:
+        await proxy.stop()
+        worker.stop()
+
+
 @pytest.fixture
 def restartable_postgres() -> Iterator[tuple[pgserver.PostgresServer, str]]:
     """A PostgreSQL of this test's own, to stop and start (the session's is shared by every test)."""

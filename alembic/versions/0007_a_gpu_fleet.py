@@ -59,6 +59,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("host", "model"),
     )
+    # Every deployment has the default host (OLLAMA_BASE_URL, MAX_CONCURRENT_JOBS slots: the service's start
+    # sets both, and removes it when OLLAMA_HOSTS names the hosts instead); its slots keep the keys gpu/<i>.
+    op.execute("INSERT INTO hosts (name, base_url, slots) VALUES ('default', 'http://localhost:11434', 1)")
     op.add_column("ai_jobs", sa.Column("model", sa.Text(), nullable=True))
     op.add_column("ai_jobs", sa.Column("requires", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False))
     op.add_column("ai_jobs", sa.Column("host", sa.Text(), nullable=True))

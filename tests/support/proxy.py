@@ -56,6 +56,10 @@ class DatabaseProxy:
         for writer in list(self._pipes):
             writer.close()
 
+    def restore(self) -> None:
+        """Let new connections through again (the network came back)."""
+        self.cut_off = False
+
     async def stop(self) -> None:
         self.cut()
         if self._server is not None:

@@ -39,8 +39,8 @@ async def force_release(
 ) -> list[dict[str, Any]]:
     """Cancel the job(s) holding the GPU and free the slot(s) now; the history records who did it."""
     capacity = request.app.state.settings.max_concurrent_jobs
-    keys = gpu.slot_keys(POOL, capacity)
     async with request.app.state.db.acquire() as conn, conn.transaction():
+        keys, _, _ = await gpu.fleet_slots(conn, POOL, capacity)
         held = [holder.key for holder in await leases.active(conn, keys=keys)]
         targets = [key for key in held if slot is None or key == f"{POOL}/{slot}"]
         if not targets:

@@ -37,6 +37,14 @@ class SubmitJob(BaseModel):
         description="Extra lease keys the job needs while it runs (e.g. `folder:/srv/repo`); it starts only "
         "when the GPU slot and all of these are free.",
     )
+    requires: list[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]] = (
+        Field(
+            default_factory=list,
+            max_length=10,
+            description="GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. "
+            "It waits until a host with all of them takes work.",
+        )
+    )
 
 
 class LockHolder(BaseModel):

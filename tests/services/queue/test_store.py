@@ -207,7 +207,7 @@ async def test_queue_positions_are_the_order_the_claim_takes_jobs(db: asyncpg.Po
     jobs.append(await enqueue(db, new_job("dave", priority=3)))
     positions = {}
     for job in jobs:
-        place = await store.place(db, job.id, slot_keys=["gpu/0"])
+        place = await store.place(db, job.id)
         assert place is not None
         positions[job.id] = place.position
     assert sorted(positions.values()) == list(range(len(jobs)))
@@ -256,7 +256,7 @@ async def test_the_fence_rejects_a_late_write_from_a_lost_attempt(db: asyncpg.Po
     assert new is not None and new.job.id == old.job.id and new.job.attempt == old.job.attempt + 1
     assert (await finish(db, old, store.Outcome("completed", result={"stale": True}))).job is None
     assert not await store.write_progress(db, [(old.job.id, old.job.attempt, {"text": "stale"})])
-    renewed = await store.heartbeat(db, "new", ttl=30)
+    renewed = await store.heartbeat(db, "new", 30, [(new.job.id, new.job.attempt)])
     assert [(r.job_id, r.attempt) for r in renewed] == [(new.job.id, new.job.attempt)]
     assert (await finish(db, new)).job is not None
     done = await store.get_job(db, old.job.id)
@@ -266,8 +266,10 @@ async def test_the_fence_rejects_a_late_write_from_a_lost_attempt(db: asyncpg.Po
 async def test_an_expired_lease_cannot_be_renewed(db: asyncpg.Pool) -> None:
     await enqueue(db, new_job())
     assert await claim(db) is not None
+    claimed = await store.get_job(db, (await db.fetchval("SELECT job_id FROM leases")))
+    assert claimed is not None
     await expire_leases(db)
-    assert await store.heartbeat(db, "w1", ttl=30) == []
+    assert await store.heartbeat(db, "w1", 30, [(claimed.id, claimed.attempt)]) == []
 
 
 async def test_an_expired_job_lease_stays_untouchable_for_its_grace(db: asyncpg.Pool) -> None:
@@ -304,7 +306,7 @@ async def test_cancel_a_queued_job_at_once_and_a_running_one_through_its_worker(
     assert await store.request_cancel(db, waiting.id, by="alice") == "cancelled"
     assert await store.request_cancel(db, running.id, by="alice") == "running"
     assert await store.request_cancel(db, waiting.id, by="alice") is None
-    [renewal] = await store.heartbeat(db, "w1", ttl=30)
+    [renewal] = await store.heartbeat(db, "w1", 30, [(running.id, 1)])
     assert renewal.job_id == running.id and renewal.cancel_requested
     assert await queued_count(db) == 0
 
@@ -334,3 +336,43 @@ async def test_every_state_change_is_recorded(db: asyncpg.Pool) -> None:
     assert claimed is not None and (await finish(db, claimed)).job is not None
     events = await db.fetch("SELECT status FROM job_events WHERE job_id = $1 ORDER BY id", job.id)
     assert [row["status"] for row in events] == ["queued", "running", "completed"]
+
+
+async def test_the_heartbeat_renews_only_the_jobs_its_worker_still_runs(db: asyncpg.Pool) -> None:
+    """A job its worker stopped (its lease deadline passed while the database was away) is not renewed
+    when the database comes back: its slot may already be promised to the rescuer (found by chaos runs:
+    the old heartbeat renewed every lease of the worker, and the stopped job's slot stayed held)."""
+    await enqueue(db, new_job())
+    await enqueue(db, new_job("bob"))
+    kept, stopped = await claim(db, capacity=2), await claim(db, capacity=2)
+    assert kept is not None and stopped is not None
+    await db.execute("UPDATE leases SET expires_at = now() + interval '10 seconds'")
+    renewed = await store.heartbeat(db, "w1", 30, [(kept.job.id, kept.job.attempt)])
+    assert [r.job_id for r in renewed] == [kept.job.id]
+    expiry = {row["job_id"]: row["renewed"] for row in await db.fetch(
+        "SELECT job_id, expires_at > now() + interval '29 seconds' AS renewed FROM leases")}  # fmt: skip
+    assert expiry == {kept.job.id: True, stopped.job.id: False}
+
+
+async def test_a_rescue_of_several_jobs_of_one_user_counts_each_back_in_the_queue(db: asyncpg.Pool) -> None:
+    """The quota counter must match the queue: two of alice's jobs rescued at once are two queued jobs
+    (the old statement updated her counter once per rescue, not once per job)."""
+    for _ in range(2):
+        await enqueue(db, new_job())
+    assert await claim(db, capacity=2) is not None and await claim(db, capacity=2) is not None
+    assert await queued_count(db) == 0
+    await expire_leases(db)
+    assert len(await store.rescue_lost_jobs(db)) == 2
+    assert await queued_count(db) == 2 == await db.fetchval("SELECT count(*) FROM ai_jobs WHERE status = 'queued'")
+
+
+async def test_a_retry_handing_its_slot_to_the_same_users_next_job_keeps_the_count(db: asyncpg.Pool) -> None:
+    """A transient failure re-queues alice's job (+1) and hands its slot to her next job (-1) in one
+    statement: both moves count (two updates of one row in one statement kept only one)."""
+    await enqueue(db, new_job())
+    await enqueue(db, new_job())
+    claimed = await claim(db)
+    assert claimed is not None and await queued_count(db) == 1
+    done = await finish(db, claimed, store.Outcome("retry", message="Ollama went away", delay=0), hand_on=True)
+    assert done.job is not None and done.job.status == "queued" and done.next is not None
+    assert await queued_count(db) == 1 == await db.fetchval("SELECT count(*) FROM ai_jobs WHERE status = 'queued'")

@@ -31,12 +31,12 @@ def test_a_report_running_for_53_s_with_two_ahead_is_not_a_second_away() -> None
     place = store.Place(
         job=job(), position=2, holders=[holder("report", 53.0)], ahead={"report": 2}, mean_seconds={"report": 60.0}
     )
-    assert eta_seconds(place, slots=1) == 7.0 + 2 * 60.0
+    assert eta_seconds(place) == 7.0 + 2 * 60.0
 
 
 def test_a_job_running_longer_than_usual_still_counts_a_few_seconds() -> None:
     place = store.Place(job=job(), position=0, holders=[holder("report", 90.0)], mean_seconds={"report": 60.0})
-    assert eta_seconds(place, slots=1) == MIN_SECONDS_LEFT
+    assert eta_seconds(place) == MIN_SECONDS_LEFT
 
 
 def test_mixed_job_types_ahead_count_each_at_its_own_mean() -> None:
@@ -47,24 +47,24 @@ def test_mixed_job_types_ahead_count_each_at_its_own_mean() -> None:
         ahead={"generate": 2, "report": 1},
         mean_seconds={"generate": 5.0, "report": 65.0},
     )
-    assert eta_seconds(place, slots=1) == 4.0 + 3 * (2 * 5.0 + 65.0) / 3
+    assert eta_seconds(place) == 4.0 + 3 * (2 * 5.0 + 65.0) / 3
 
 
 def test_no_history_means_no_estimate_not_a_made_up_number() -> None:
     place = store.Place(job=job(), position=1, holders=[holder("report", 5.0)], mean_seconds={"report": None})
-    assert eta_seconds(place, slots=1) is None
+    assert eta_seconds(place) is None
 
 
 def test_a_free_slot_means_it_starts_now_and_slots_share_the_work() -> None:
-    free = store.Place(job=job(), position=0, holders=[], mean_seconds={"report": 60.0})
-    assert eta_seconds(free, slots=2) == 0.0
+    free = store.Place(job=job(), position=0, holders=[], mean_seconds={"report": 60.0}, slots=2)
+    assert eta_seconds(free) == 0.0
     busy = store.Place(
         job=job(), position=2, holders=[holder("report", 10.0), holder("report", 20.0)], ahead={"report": 2},
-        mean_seconds={"report": 60.0},
+        mean_seconds={"report": 60.0}, slots=2,
     )  # fmt: skip
-    assert eta_seconds(busy, slots=2) == (50.0 + 40.0 + 120.0) / 2
+    assert eta_seconds(busy) == (50.0 + 40.0 + 120.0) / 2
 
 
 def test_a_maintenance_hold_counts_until_its_lease_ends() -> None:
     place = store.Place(job=job(), position=0, holders=[holder(None, 10.0, expires_in=600.0)], mean_seconds={})
-    assert eta_seconds(place, slots=1) == 600.0
+    assert eta_seconds(place) == 600.0

@@ -23,7 +23,6 @@ from app.routes.jobs import queue_job
 from app.schemas.jobs import SubmitJob
 from app.services.accounts.users import User
 from app.services.job_types import JOB_TYPES
-from app.services.leases import gpu
 from app.services.ollama import capabilities
 from app.services.queue import store
 from app.services.queue.errors import upstream_error
@@ -218,9 +217,7 @@ class Follower:
 
     async def _position(self) -> int | None:
         state = self.request.app.state
-        place = await store.place(
-            state.db, self.job.id, slot_keys=gpu.slot_keys(gpu.GPU_POOL, state.settings.max_concurrent_jobs)
-        )
+        place = await store.place(state.db, self.job.id)
         return place.position if place is not None else None
 
 

@@ -55,6 +55,9 @@ class JobType(abc.ABC, Generic[RequestT]):
     description: ClassVar[str] = ""
     result_kind: ClassVar[ResultKind] = "json"
     submittable: ClassVar[bool] = True  # offered on the page's submit form (model jobs are admin tools)
+    # It runs a model on the GPU (named by its request's `model`, else the default model): placement puts
+    # it where that model is loaded. Jobs of other types are placed by fairness and age alone.
+    runs_model: ClassVar[bool] = False
     default_max_retries: ClassVar[int | None] = None  # None: MAX_JOB_RETRIES
     default_timeout_seconds: ClassVar[float | None] = None  # None: no run-time limit
     request_model: type[RequestT]

@@ -17,6 +17,9 @@ How a job goes through it:
   processor may take the slot (the rescuer waits LEASE_RESCUE_GRACE_SECONDS past expiry).
 - **outcome writes** run in their own task, shielded from cancellation, and are retried while the
   database blinks (they are fenced by the attempt, so a late write cannot overwrite a newer attempt).
+- **hosts** — a processor drives every GPU host in the `hosts` table (or those `--hosts` names), each with
+  its own Ollama client and slots; it claims for a host while that host has a free slot and takes work,
+  and reloads the hosts when they change (NOTIFY). Which job a host takes is placement (the claim's SQL).
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import db
 from app.config import Settings
+from app.services.fleet import hosts as fleet_hosts
+from app.services.fleet import sql as fleet_sql
+from app.services.fleet.prober import Prober
 from app.services.job_types import JOB_TYPES
-from app.services.leases.gpu import GPU_POOL, slot_keys
+from app.services.leases.gpu import GPU_POOL
 from app.services.ollama import system_settings
 from app.services.queue import sql, store
 from app.services.queue.backoff import retry_delay
@@ -69,10 +75,20 @@ def fence_margin(ttl: float) -> float:
 
 
 @dataclass(eq=False)
+class Driver:
+    """One GPU host this processor drives: the host as last read, its Ollama client, its slots."""
+
+    host: fleet_hosts.Host
+    ollama: ollama.AsyncClient
+    slots: store.Slots
+
+
+@dataclass(eq=False)
 class Run:
     """One claimed job in this process."""
 
     claimed: store.Claimed
+    driver: Driver
     progress: ProgressReporter
     deadline: float  # monotonic: stop the job's GPU work by then unless its lease is renewed
     task: asyncio.Task[None] | None = None
@@ -98,6 +114,7 @@ class Processor:
         pool: str = GPU_POOL,
         hub: ProgressHub | None = None,
         events: Events | None = None,
+        hosts: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine  # for job types that coordinate through leases and settings
@@ -105,17 +122,19 @@ class Processor:
         self.hub = hub  # in-process listeners to running jobs' progress
         self.events = events  # Socket.IO clients, in any process
         self.job_types = job_types if job_types is not None else JOB_TYPES
-        self.max_running = settings.max_concurrent_jobs  # jobs this process runs at once
-        self.slots = store.Slots(
-            pool=pool,
-            keys=slot_keys(pool, settings.max_concurrent_jobs),  # the pool's GPU slots, across processes
-            ttl=settings.lease_ttl_seconds,
-            grace=settings.lease_rescue_grace_seconds,
-            operations={name: kind.operation for name, kind in self.job_types.items()},
+        self.pool = pool
+        self.ttl = settings.lease_ttl_seconds
+        self.grace = settings.lease_rescue_grace_seconds
+        self.operations = {name: kind.operation for name, kind in self.job_types.items()}
+        self.placement = store.Placement(
+            fifo=settings.scheduler == "fifo", bypass=settings.scheduler_max_bypass_seconds
         )
+        self.pinned = set(hosts) if hosts else None  # `aijobs worker --hosts`: drive only these hosts
+        self.drivers: dict[str, Driver] = {}  # by host name
+        self._clients: list[ollama.AsyncClient] = []  # every client made (closed at stop; runs may use old ones)
         self.worker_id = new_worker_id()
         self.db: asyncpg.Pool | None = None
-        self.ollama: ollama.AsyncClient | None = None
+        self.prober: Prober | None = None
         self.running: dict[uuid.UUID, Run] = {}
         self.listener = Listener(database_url)
         self.rescuer: Rescuer | None = None
@@ -129,27 +148,39 @@ class Processor:
         self._claiming = asyncio.Lock()  # the claim loop and hand-offs take turns
         self._stopping = False
         self._started = False
+        self._hosts_changed = False  # a NOTIFY said the hosts changed: read them before the next claim
 
     def _pool(self) -> asyncpg.Pool:
         assert self.db is not None, "processor not started"
         return self.db
 
+    @property
+    def max_running(self) -> int:
+        """Jobs this process runs at once: the slots of the hosts it drives."""
+        return sum(driver.host.slots for driver in self.drivers.values())
+
+    def running_on(self, host: str) -> int:
+        return sum(1 for run in self.running.values() if run.driver.host.name == host)
+
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        from app.services.ollama.client import create_client
-
-        self.db = await db.create_pool(self.database_url, min_size=1, max_size=self.max_running + 3)
-        self.ollama = create_client(self.settings)
-        sweep_interval = max(0.2, min(self.slots.ttl / 2, 10.0))
+        self.db = await db.create_pool(
+            self.database_url, min_size=1, max_size=max(self.settings.max_concurrent_jobs, 4) + 3
+        )
+        await fleet_hosts.seed(self.db, self.settings)
+        await self._load_hosts()
+        sweep_interval = max(0.2, min(self.ttl / 2, 10.0))
         on_moved = self.events.job_changed if self.events else None
         self.rescuer = Rescuer(self.db, interval=sweep_interval, on_moved=on_moved)
         self.deadlines = DeadlineSweeper(self.db, interval=sweep_interval, on_moved=on_moved)
         self.cleaner = Cleaner(self.db, days=self.settings.job_cleanup_days)
+        self.prober = Prober(self.db, interval=self.settings.host_probe_interval)
         self.listener.listen(sql.CHANNEL_JOB_QUEUED, self._on_pool_event)
         self.listener.listen(sql.CHANNEL_SLOT_FREED, self._on_pool_event)
         self.listener.listen(sql.CHANNEL_JOB_CANCEL, self._on_cancel)
         self.listener.listen(system_settings.CHANNEL_SETTINGS_CHANGED, self._on_settings_changed)
+        self.listener.listen(fleet_sql.CHANNEL_HOSTS_CHANGED, self._on_hosts_changed)
         self.listener.on_connect(self._on_listen_connect)
         self._tasks.spawn("listener", self.listener.run)
         self._tasks.spawn("heartbeat", self._heartbeat_loop)
@@ -157,15 +188,18 @@ class Processor:
         self._tasks.spawn("rescuer", self.rescuer.run)
         self._tasks.spawn("deadlines", self.deadlines.run)
         self._tasks.spawn("cleaner", self.cleaner.run)
+        self._tasks.spawn("prober", self.prober.run)
         self._tasks.spawn("claim_loop", self._claim_loop)
         self._started = True
         log.info(
-            "processor %s started: pool %s, %d GPU slot(s), lease %gs (+%gs grace)",
+            "processor %s started: pool %s, host(s) %s, lease %gs (+%gs grace), %s placement",
             self.worker_id,
-            self.slots.pool,
-            len(self.slots.keys),
-            self.slots.ttl,
-            self.slots.grace,
+            self.pool,
+            ", ".join(f"{d.host.name} ({d.host.slots} slot(s), {d.host.base_url})" for d in self.drivers.values())
+            or "none yet",
+            self.ttl,
+            self.grace,
+            self.settings.scheduler,
         )
 
     async def stop(self, grace: float | None = None) -> None:
@@ -188,8 +222,8 @@ class Processor:
         if self._writes:
             await asyncio.wait(list(self._writes))
         await self._tasks.cancel_all()
-        if self.ollama is not None:
-            await self.ollama._client.aclose()
+        for client in self._clients:
+            await client._client.aclose()
         if self.db is not None:
             await self.db.close()
         self._started = False
@@ -204,6 +238,7 @@ class Processor:
             "max_concurrent_jobs": self.max_running,
             "processing_interval": self.settings.job_processing_interval,
             "listening": self.listener.connected.is_set(),
+            "hosts": {name: d.host.state for name, d in self.drivers.items()},
             "background_tasks": tasks,
         }
 
@@ -211,14 +246,59 @@ class Processor:
 
     def _on_pool_event(self, payload: str) -> None:
         pool, _, sender = payload.partition(" ")
-        if pool != self.slots.pool or sender == self.worker_id:
+        if pool != self.pool or sender == self.worker_id:
             return  # another pool, or a slot this processor freed itself (it found nothing to hand on)
         if len(self.running) < self.max_running:
             self._wake.set()  # with no room here, only our own hand-offs can use a slot: nothing to do
 
     def _on_listen_connect(self) -> None:
         self._settings_values = None  # changes may have been missed while disconnected
+        self._hosts_changed = True
         self._wake.set()
+
+    def _on_hosts_changed(self, _payload: str) -> None:
+        self._hosts_changed = True  # the claim loop reads them again before it claims
+        self._wake.set()
+
+    # ---- hosts -----------------------------------------------------------------------------------
+
+    async def _load_hosts(self) -> None:
+        """Read the hosts again: new ones get a client and slots; changed ones their new address, slots,
+        state; removed ones are dropped once nothing of theirs runs here."""
+        self._hosts_changed = False
+        found = {host.name: host for host in await fleet_hosts.all_hosts(self._pool())}
+        for name, host in found.items():
+            if self.pinned is not None and name not in self.pinned:
+                continue
+            driver = self.drivers.get(name)
+            if driver is None or driver.host.base_url != host.base_url:
+                client = self._client_for(host.base_url)
+            else:
+                client = driver.ollama
+            slots = store.Slots(
+                pool=self.pool,
+                keys=host.slot_keys,
+                ttl=self.ttl,
+                grace=self.grace,
+                operations=self.operations,
+                host=name,
+                placement=self.placement,
+            )
+            if driver is None:
+                self.drivers[name] = Driver(host, client, slots)
+            else:
+                driver.host, driver.ollama, driver.slots = host, client, slots
+        for name in [name for name in self.drivers if name not in found and not self.running_on(name)]:
+            del self.drivers[name]
+        if self.pinned is not None and (missing := self.pinned - set(found)):
+            log.warning("pinned to host(s) %s, which the hosts table does not have", ", ".join(sorted(missing)))
+
+    def _client_for(self, base_url: str) -> ollama.AsyncClient:
+        from app.services.ollama.client import create_client
+
+        client = create_client(self.settings.model_copy(update={"ollama_base_url": base_url}))
+        self._clients.append(client)
+        return client
 
     def _on_settings_changed(self, _payload: str) -> None:
         self._settings_values = None
@@ -256,7 +336,7 @@ class Processor:
         """Sleep until the safety-net poll, or until the next delayed retry is due, if sooner."""
         interval = self.settings.job_processing_interval
         try:
-            due = await store.next_run_at(self._pool(), self.slots.pool)
+            due = await store.next_run_at(self._pool(), self.pool)
         except DATABASE_ERRORS:
             return min(interval, 1.0)
         if due is None:
@@ -264,26 +344,35 @@ class Processor:
         return max(0.0, min(interval, (due - datetime.now(UTC)).total_seconds()))
 
     async def claim_available(self) -> int:
-        """Claim and start jobs while this process has room and a slot is free. Returns how many."""
+        """Claim and start jobs on each host while it has a free slot and takes work. Returns how many."""
         started = 0
         async with self._claiming:
-            while not self._stopping and len(self.running) < self.max_running:
-                sent = time.monotonic()
+            if self._hosts_changed:
                 try:
-                    claimed = await store.claim(self._pool(), self.slots, self.worker_id)
+                    await self._load_hosts()
                 except DATABASE_ERRORS as error:
-                    log.warning("claiming failed (%s); the claim loop will retry", error)
-                    break
-                if claimed is None:
-                    break
-                self._start(claimed, sent)
-                started += 1
+                    log.warning("reading the hosts failed (%s); the claim loop will retry", error)
+                    return 0
+            for driver in list(self.drivers.values()):
+                host = driver.host
+                while not self._stopping and host.takes_work and self.running_on(host.name) < host.slots:
+                    sent = time.monotonic()
+                    try:
+                        claimed = await store.claim(self._pool(), driver.slots, self.worker_id)
+                    except DATABASE_ERRORS as error:
+                        log.warning("claiming failed (%s); the claim loop will retry", error)
+                        return started
+                    if claimed is None:
+                        break
+                    self._start(claimed, driver, sent)
+                    started += 1
         return started
 
-    def _start(self, claimed: store.Claimed, sent: float) -> None:
-        """Run a job this process just claimed; `sent`: when the statement that leased its slot was sent."""
+    def _start(self, claimed: store.Claimed, driver: Driver, sent: float) -> None:
+        """Run a job this process just claimed on `driver`'s host; `sent`: when the statement that leased
+        its slot was sent."""
         job = claimed.job
-        run = Run(claimed, ProgressReporter(lambda event: self._progress_event(job, event)), deadline=0.0)
+        run = Run(claimed, driver, ProgressReporter(lambda event: self._progress_event(job, event)), deadline=0.0)
         self._renewed(run, sent)
         self.running[job.id] = run
         run.task = asyncio.create_task(self._run(run), name=f"job {job.id}")
@@ -292,7 +381,13 @@ class Processor:
         if self.events is not None:
             self.events.job_changed(job.id, snapshot=job)
         log.info(
-            "job %s (%s, %s) started on %s, attempt %d", job.id, job.job_type, job.username, claimed.slot, job.attempt
+            "job %s (%s, %s, %s) started on %s, attempt %d",
+            job.id,
+            job.job_type,
+            job.username,
+            job.model or "no model",
+            claimed.slot,
+            job.attempt,
         )
 
     # ---- running one job -------------------------------------------------------------------------
@@ -305,7 +400,8 @@ class Processor:
         finished: store.Finished | None = None
         hand_on = False
         if outcome is not None:
-            hand_on = not self._stopping and outcome.kind != "requeue"
+            # A run that lost its lease hands nothing on: its slot may no longer be ours.
+            hand_on = not self._stopping and outcome.kind != "requeue" and run.stop_reason != "lease_lost"
             write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on))
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
@@ -314,7 +410,7 @@ class Processor:
         job = run.job
         self.running.pop(job.id, None)
         if finished is not None and finished.next is not None:
-            self._start(finished.next, run.deadline_sent)  # its lease was taken by the finishing statement
+            self._start(finished.next, run.driver, run.deadline_sent)  # its lease was taken by the finishing statement
         elif not self._stopping and (
             not (hand_on and finished is not None and finished.job is not None) or outcome.kind == "retry"  # type: ignore[union-attr]
         ):
@@ -331,7 +427,6 @@ class Processor:
     async def _execute(self, run: Run) -> store.Outcome | None:
         """Run the job type; the outcome to write (None: the lease was lost, write nothing)."""
         job, progress = run.job, run.progress
-        assert self.ollama is not None
         run.executing = True
         if run.stop_reason is not None:  # stopped before it began (a cancel that came with the claim)
             return self._after_stop(run)
@@ -342,11 +437,11 @@ class Processor:
             request = kind.parse(job.request_data)
             context = JobContext(
                 job=job,
-                ollama=self.ollama,
+                ollama=run.driver.ollama,
                 progress=progress,
                 engine=self.engine,
                 db=self.db,
-                coordinate_loads=len(self.slots.keys) > 1,
+                coordinate_loads=run.driver.host.slots > 1,
                 default_model=await self._default_model(job),
                 settings=self.settings,
                 worker_id=self.worker_id,
@@ -368,7 +463,15 @@ class Processor:
         if run.stop_reason == "shutdown":
             return store.Outcome("requeue", message="re-queued: worker shutting down")
         if run.stop_reason == "lease_lost":
-            return None
+            # Its GPU work stopped before the lease could run out; put it back in the queue now (fenced by
+            # the attempt: if the rescuer or another worker has it already, this writes nothing) rather
+            # than leaving it `running` until the rescuer's grace has passed.
+            return store.Outcome(
+                "retry",
+                progress=run.progress.state,
+                message="Its GPU lease was not renewed in time (the database was unreachable or the worker "
+                "stalled); it was stopped and re-queued.",
+            )
         return store.Outcome("cancelled", progress=run.progress.state, message="Cancelled on request.")
 
     def _after_error(self, job: store.Job, error: Exception, progress: ProgressReporter) -> store.Outcome:
@@ -388,13 +491,18 @@ class Processor:
     async def _write_outcome(self, run: Run, outcome: store.Outcome, hand_on: bool) -> store.Finished | None:
         """Write the outcome, retrying while the database is unreachable: the write is fenced by the
         attempt, so it is safe until the job could have been rescued (its lease expired past the grace)."""
-        give_up = run.deadline + fence_margin(self.slots.ttl) + self.slots.grace
+        give_up = run.deadline + fence_margin(self.ttl) + self.grace
         delay = 0.1
         while True:
             sent = time.monotonic()
             try:
                 finished = await store.finish(
-                    self._pool(), run.claimed, outcome, worker_id=self.worker_id, slots=self.slots, hand_on=hand_on
+                    self._pool(),
+                    run.claimed,
+                    outcome,
+                    worker_id=self.worker_id,
+                    slots=run.driver.slots,
+                    hand_on=hand_on,
                 )
                 run.deadline_sent = sent  # the hand-off's lease for the next job dates from this statement
                 return finished
@@ -441,7 +549,7 @@ class Processor:
     def _renewed(self, run: Run, sent: float) -> None:
         """The run's lease was renewed by a statement sent at `sent`: move its deadline."""
         run.deadline_sent = sent
-        run.deadline = sent + self.slots.ttl - fence_margin(self.slots.ttl)
+        run.deadline = sent + self.ttl - fence_margin(self.ttl)
         if run.watchdog is not None:
             run.watchdog.cancel()
         loop = asyncio.get_running_loop()
@@ -455,15 +563,17 @@ class Processor:
     async def _heartbeat_loop(self) -> None:
         """Renew every lease of this processor every third of the TTL, in one statement. A run whose
         lease is not among the renewed was lost (stop it); a run whose cancel was asked is stopped."""
-        interval = self.slots.ttl / 3
+        interval = self.ttl / 3
         while True:
             await asyncio.sleep(interval)
-            if not self.running:
+            # Not a run that stopped for a lost lease: its slot may be someone else's already.
+            live = [(run.job.id, run.job.attempt) for run in self.running.values() if run.stop_reason != "lease_lost"]
+            if not live:
                 continue
             sent = time.monotonic()
             try:
                 renewed = await asyncio.wait_for(
-                    store.heartbeat(self._pool(), self.worker_id, self.slots.ttl), timeout=interval
+                    store.heartbeat(self._pool(), self.worker_id, self.ttl, live), timeout=interval
                 )
             except DATABASE_ERRORS as error:
                 log.warning("heartbeat failed (%s): running jobs stop at their lease deadline unless it returns", error)

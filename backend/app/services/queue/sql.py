@@ -30,7 +30,7 @@ _COLUMNS = (
     "id, user_id, username, job_type, status, priority, pool, request_data, result_data, error_message, "
     "error_kind, retry_count, max_retries, attempt, run_at, timeout_seconds, queue_deadline, progress, "
     "details, locks, idempotency_key, cancel_requested_at, worker_id, created_at, started_at, finished_at, "
-    "updated_at"
+    "updated_at, model, requires, host"
 )
 
 
@@ -46,9 +46,16 @@ JOB_COLUMNS = _COLUMNS
 ENQUEUE_JOB = Statement(f"""
 WITH new_job AS (
     INSERT INTO ai_jobs (user_id, username, job_type, priority, pool, request_data, details, max_retries,
-                         timeout_seconds, queue_deadline, idempotency_key, locks)
+                         timeout_seconds, queue_deadline, idempotency_key, locks, requires, model)
     VALUES (:user_id, :username, :job_type, :priority, :pool, :request_data::jsonb, :details, :max_retries,
-            :timeout_seconds, :queue_deadline, :idempotency_key, :locks::text[])
+            :timeout_seconds, :queue_deadline, :idempotency_key, :locks::text[], :requires::text[],
+            -- the model it will run: its own, else (a job type that runs a model) its user's default, else
+            -- everyone's, else DEFAULT_MODEL; named as hosts name loaded models (`name:tag`, lower case)
+            (SELECT CASE WHEN m ~ ':[^/]*$' THEN m ELSE m || ':' || 'latest' END FROM lower(coalesce(:model::text,
+                CASE WHEN :fallback_model::text IS NOT NULL THEN coalesce(
+                    (SELECT value #>> '{{}}' FROM system_settings WHERE key = 'default_model:' || :user_id),
+                    (SELECT value #>> '{{}}' FROM system_settings WHERE key = 'active_model'),
+                    :fallback_model) END)) m))
     ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING {JOB_COLUMNS}
 ), counted AS (
@@ -116,7 +123,7 @@ WITH me AS (
            jsonb_strip_nulls(jsonb_build_object('percent', j.progress -> 'percent', 'message', j.progress -> 'message',
                                                 'tokens', j.progress -> 'tokens')) AS progress
     FROM leases l LEFT JOIN ai_jobs j ON j.id = l.job_id
-    WHERE l.key = ANY(:slot_keys::text[]) AND l.expires_at + make_interval(secs => l.grace_seconds) > now()
+    WHERE l.key LIKE 'gpu/%' AND l.expires_at + make_interval(secs => l.grace_seconds) > now()
     ORDER BY l.acquired_at
 ), ahead_types AS (
     SELECT job_type, sum(n) AS n FROM (
@@ -141,6 +148,7 @@ SELECT me.*,
                   + (SELECT n FROM others_ahead))::int
        END AS position,
        (SELECT coalesce(json_agg(holders), '[]') FROM holders) AS holders,
+       (SELECT coalesce(sum(slots), 0) FROM hosts WHERE reachable AND NOT draining)::int AS slots,
        CASE WHEN :with_queue_length THEN (SELECT count(*) FROM (
            SELECT 1 FROM ai_jobs q, me WHERE q.pool = me.pool AND q.status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) n)
        END AS queue_length,
@@ -171,45 +179,77 @@ SELECT avg(seconds) FROM (
 _PICK = """
     SELECT j.* FROM pool_users u
     CROSS JOIN LATERAL (
-        SELECT {columns} FROM ai_jobs
-        WHERE pool = u.pool AND user_id = u.user_id AND status = 'queued' AND run_at <= now()
-          AND (queue_deadline IS NULL OR queue_deadline > now())
+        SELECT {columns},
+               NOT :fifo AND ai_jobs.run_at < now() - make_interval(secs => :bypass) AS aged,
+               NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) AS warm
+        FROM ai_jobs, host
+        WHERE ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
+          AND ai_jobs.run_at <= now() AND (ai_jobs.queue_deadline IS NULL OR ai_jobs.queue_deadline > now())
           AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = ANY(ai_jobs.locks)
                           AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
+          AND ai_jobs.requires <@ (host.labels || ARRAY['host:' || host.name])
+          AND (host.gpu_memory IS NULL OR coalesce((host.installed ->> ai_jobs.model)::bigint, 0) <= host.gpu_memory)
+          AND (:fifo OR ai_jobs.model IS NULL OR ai_jobs.model = ANY(host.loaded_models)
+               OR ai_jobs.run_at < now() - make_interval(secs => :bypass) OR NOT EXISTS ({left_for_another}))
           {only}
-        ORDER BY priority DESC, created_at, id
+        ORDER BY ai_jobs.priority DESC, aged DESC, warm DESC, ai_jobs.created_at, ai_jobs.id
         LIMIT 1
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF ai_jobs SKIP LOCKED
     ) j
     WHERE u.pool = :pool AND {when}
-    ORDER BY j.priority DESC, u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
+    ORDER BY j.priority DESC, j.aged DESC, j.warm DESC, u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
     LIMIT 1
 """
 
+# A cold job is left for another host that has its model loaded and will be free sooner than this host
+# could load it (a free slot now, or a running job expected to end before this host's load time for the
+# model: learned, else :load_seconds) — until the job has waited :bypass seconds.
+_LEFT_FOR_ANOTHER = """
+    SELECT 1 FROM hosts g
+    WHERE g.name <> host.name AND g.reachable AND NOT g.draining AND ai_jobs.model = ANY(g.loaded_models)
+      AND ai_jobs.requires <@ (g.labels || ARRAY['host:' || g.name])
+      AND coalesce((SELECT CASE WHEN count(*) < g.slots THEN now() ELSE min(coalesce(l.expected_end, now())) END
+                    FROM leases l WHERE l.host = g.name
+                      AND l.expires_at + make_interval(secs => l.grace_seconds) > now()), now())
+          < now() + make_interval(secs => coalesce(
+                (SELECT c.load_seconds FROM host_model_costs c WHERE c.host = host.name AND c.model = ai_jobs.model),
+                :load_seconds))
+"""
+
+# The host a claim is for, if it takes work (up and not draining).
+_HOST = "host AS (SELECT * FROM hosts WHERE name = :host AND reachable AND NOT draining)"
+
 # Who holds a slot, as the lease records it: the job's operation (from :job_types/:operations, the
-# registry's names) and details, its user, its attempt (the fencing token) and the renewing worker.
+# registry's names) and details, its user, its attempt (the fencing token), the renewing worker, the GPU
+# host (slot leases only) and when the job is expected to end (from what the host learned, for placement).
 _HOLD = """
     {slot}, {job}.id::text, {job}.attempt + 1, {job}.id, :worker_id,
     coalesce((SELECT o FROM unnest(:job_types::text[], :operations::text[]) AS m(t, o) WHERE m.t = {job}.job_type),
              {job}.job_type),
-    {job}.details, {job}.user_id, {job}.username, 'job:' || {job}.id, now(), now() + make_interval(secs => :ttl)
+    {job}.details, {job}.user_id, {job}.username, 'job:' || {job}.id, now(), now() + make_interval(secs => :ttl),
+    {host}, now() + make_interval(secs => coalesce(
+        (SELECT c.run_seconds FROM host_model_costs c WHERE c.host = :host AND c.model = {job}.model), :run_seconds))
 """
 
 _LEASE_COLUMNS = (
-    "key, holder, attempt, job_id, worker_id, operation, details, user_id, username, task_ref, acquired_at, expires_at"
+    "key, holder, attempt, job_id, worker_id, operation, details, user_id, username, task_ref, acquired_at, "
+    "expires_at, host, expected_end"
 )
+
+# The claimed job's user just had their turn: they go to the back of the fairness order.
+_TURN = """, turn AS (
+    UPDATE pool_users SET last_claimed_at = now(), queued = queued - 1
+    WHERE (pool, user_id) IN (SELECT pool, user_id FROM started)
+)"""
 
 _START = f"""
 started AS (
-    UPDATE ai_jobs j SET status = 'running', attempt = j.attempt + 1, worker_id = :worker_id,
+    UPDATE ai_jobs j SET status = 'running', attempt = j.attempt + 1, worker_id = :worker_id, host = :host,
                          started_at = now(), updated_at = now(), progress = '{{{{}}}}'::jsonb
     FROM {{lease}} a
     WHERE j.id = a.job_id AND j.status = 'queued' {{condition}}
     RETURNING {columns("j")}, a.key AS slot
-), turn AS (
-    UPDATE pool_users SET last_claimed_at = now(), queued = queued - 1
-    WHERE (pool, user_id) IN (SELECT pool, user_id FROM started)
-), started_event AS (
+){{turn}}, started_event AS (
     INSERT INTO job_events (job_id, status, attempt, worker_id) SELECT id, 'running', attempt, :worker_id FROM started
 )"""
 
@@ -220,35 +260,45 @@ started AS (
 # (`locks`) are taken in the same statement; if one was taken meanwhile by someone else, the job is not
 # started and `started_id` is null: the caller releases what was taken (`RELEASE_UNSTARTED`).
 CLAIM = Statement(f"""
-WITH slot AS (
+WITH {_HOST}, slot AS (
     -- The free keys in order, then the first one no concurrent claimer is taking. OFFSET 0 keeps the
     -- planner from trying the lock on every key before it knows which are free.
     SELECT free.key FROM (
         SELECT k.key FROM unnest(:slot_keys::text[]) WITH ORDINALITY AS k(key, n)
         WHERE NOT EXISTS (SELECT 1 FROM leases l
                           WHERE l.key = k.key AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
+          AND EXISTS (SELECT 1 FROM host)
         ORDER BY k.n OFFSET 0
     ) free
     WHERE pg_try_advisory_xact_lock(hashtext('aijobs-slot:' || free.key))
     LIMIT 1
-), picked AS ({_PICK.format(columns=JOB_COLUMNS, only="", when="EXISTS (SELECT 1 FROM slot)")}
+), picked AS ({
+    _PICK.format(
+        columns=columns("ai_jobs"), only="", when="EXISTS (SELECT 1 FROM slot)", left_for_another=_LEFT_FOR_ANOTHER
+    )
+}
 ), acquired AS (
     INSERT INTO leases AS l ({_LEASE_COLUMNS}, grace_seconds)
-    SELECT {_HOLD.format(slot="slot.key", job="picked")}, :grace::float8 FROM slot, picked
+    SELECT {_HOLD.format(slot="slot.key", job="picked", host=":host")}, :grace::float8 FROM slot, picked
     UNION ALL
-    SELECT {_HOLD.format(slot="extra.key", job="picked")}, :grace::float8
+    SELECT {_HOLD.format(slot="extra.key", job="picked", host="NULL")}, :grace::float8
     FROM picked, unnest(picked.locks) AS extra(key)
     ON CONFLICT (key) DO UPDATE SET grace_seconds = excluded.grace_seconds,
         holder = excluded.holder, attempt = excluded.attempt, job_id = excluded.job_id,
         worker_id = excluded.worker_id, operation = excluded.operation, details = excluded.details,
         user_id = excluded.user_id, username = excluded.username, task_ref = excluded.task_ref,
-        acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+        acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, host = excluded.host,
+        expected_end = excluded.expected_end
     WHERE l.expires_at + make_interval(secs => l.grace_seconds) <= now()
     RETURNING l.key, l.job_id, l.attempt, l.operation, l.details, l.user_id, l.username, l.holder, l.task_ref,
               l.acquired_at
 ), slot_lease AS (
     SELECT a.* FROM acquired a JOIN slot ON slot.key = a.key
-),{_START.format(lease="slot_lease", condition="AND (SELECT count(*) FROM acquired) = 1 + cardinality(j.locks)")},
+),{
+    _START.format(
+        lease="slot_lease", condition="AND (SELECT count(*) FROM acquired) = 1 + cardinality(j.locks)", turn=_TURN
+    )
+},
 expired AS (
     UPDATE lease_history SET released_at = now(), end_reason = 'expired'
     WHERE key IN (SELECT key FROM acquired) AND released_at IS NULL
@@ -272,13 +322,14 @@ WHERE key IN (SELECT key FROM released) AND released_at IS NULL
 
 # ---- running ---------------------------------------------------------------------------------------
 
-# One heartbeat per processor: every live lease it holds, renewed at once; with each job's cancel
-# request, so a cancel NOTIFY that was missed is still seen. An expired lease is not renewed (it may
-# already be someone else's).
+# One heartbeat per processor: the live leases of the jobs it still runs (:job_ids/:attempts — never a
+# job it stopped), renewed at once; with each job's cancel request, so a cancel NOTIFY that was missed is
+# still seen. An expired lease is not renewed (it may already be someone else's).
 HEARTBEAT = Statement("""
 WITH renewed AS (
     UPDATE leases SET expires_at = now() + make_interval(secs => :ttl)
     WHERE worker_id = :worker_id AND expires_at > now()
+      AND (job_id, attempt) IN (SELECT * FROM unnest(:job_ids::uuid[], :attempts::int[]))
     RETURNING key, job_id, attempt
 )
 SELECT r.key, r.job_id, r.attempt, j.cancel_requested_at IS NOT NULL AS cancel_requested
@@ -295,6 +346,11 @@ RETURNING j.id
 
 # ---- finishing (and handing the slot on) -------------------------------------------------------------
 
+# A run's load_duration above this means Ollama loaded the model for it (a warm start reports milliseconds).
+LOADED_AFTER = 0.5
+# A moving average: recent runs count more (the host's cache, the model's quantisation change over time).
+_MOVING = "{old} * 0.7 + {new} * 0.3"
+
 # The outcome a finished job gets: `:outcome` is one of these; each is a SET clause for the job row.
 OUTCOMES = ("completed", "failed", "retry", "cancelled", "requeue")
 
@@ -303,7 +359,7 @@ OUTCOMES = ("completed", "failed", "retry", "cancelled", "requeue")
 # is never free, so no other processor can take it in between) and start that job; otherwise free the
 # slot. A transient failure whose cancel was asked meanwhile ends cancelled, not queued again.
 FINISH = Statement(f"""
-WITH finished AS (
+WITH {_HOST}, finished AS (
     UPDATE ai_jobs SET
         status = CASE
             WHEN :outcome = 'completed' THEN 'completed'
@@ -330,9 +386,6 @@ WITH finished AS (
         worker_id = NULL, updated_at = now()
     WHERE id = :job_id AND status = 'running' AND attempt = :attempt
     RETURNING {JOB_COLUMNS}
-), requeued AS (
-    UPDATE pool_users SET queued = queued + 1
-    WHERE (pool, user_id) IN (SELECT pool, user_id FROM finished WHERE status = 'queued')
 ), finished_event AS (
     INSERT INTO job_events (job_id, status, attempt, worker_id, message)
     SELECT id, status, attempt, :worker_id, :message FROM finished
@@ -342,12 +395,15 @@ WITH finished AS (
     RETURNING key
 ), next AS ({
     _PICK.format(
-        columns=JOB_COLUMNS, only="AND cardinality(locks) = 0", when=":hand_on AND EXISTS (SELECT 1 FROM finished)"
+        columns=columns("ai_jobs"),
+        only="AND cardinality(ai_jobs.locks) = 0",
+        when=":hand_on AND EXISTS (SELECT 1 FROM finished)",
+        left_for_another=_LEFT_FOR_ANOTHER,
     )
 }
 ), moved AS (
     UPDATE leases l SET {", ".join(f"{name} = h.{name}" for name in _LEASE_COLUMNS.split(", ") if name != "key")}
-    FROM (SELECT {_HOLD.format(slot=":slot", job="next")} FROM next) AS h({_LEASE_COLUMNS})
+    FROM (SELECT {_HOLD.format(slot=":slot", job="next", host=":host")} FROM next) AS h({_LEASE_COLUMNS})
     WHERE l.key = :slot AND l.job_id = :job_id AND l.attempt = :attempt AND EXISTS (SELECT 1 FROM finished)
     RETURNING l.key, l.job_id, l.attempt, l.operation, l.details, l.user_id, l.username, l.holder, l.task_ref,
               l.acquired_at
@@ -355,7 +411,17 @@ WITH finished AS (
     DELETE FROM leases WHERE key = :slot AND job_id = :job_id AND attempt = :attempt
       AND EXISTS (SELECT 1 FROM finished) AND NOT EXISTS (SELECT 1 FROM next)
     RETURNING key
-),{_START.format(lease="moved", condition="")},
+),{_START.format(lease="moved", condition="", turn="")}, counted AS (
+    -- one update of each user's row for both moves (a re-queued job and the job handed its slot may be
+    -- the same user's: two updates of one row in one statement would keep only one)
+    UPDATE pool_users u SET queued = u.queued + d.delta,
+                            last_claimed_at = CASE WHEN d.claimed THEN now() ELSE u.last_claimed_at END
+    FROM (SELECT pool, user_id, sum(delta) AS delta, bool_or(claimed) AS claimed FROM (
+              SELECT pool, user_id, 1 AS delta, false AS claimed FROM finished WHERE status = 'queued'
+              UNION ALL SELECT pool, user_id, -1, true FROM started) moves
+          GROUP BY pool, user_id) d
+    WHERE u.pool = d.pool AND u.user_id = d.user_id
+),
 closed AS (
     UPDATE lease_history SET released_at = now(), end_reason = 'released'
     WHERE key IN (SELECT key FROM extra UNION ALL SELECT key FROM freed UNION ALL SELECT key FROM moved)
@@ -363,9 +429,44 @@ closed AS (
 ), recorded AS (
     INSERT INTO lease_history (key, holder, operation, details, user_id, username, task_ref, acquired_at)
     SELECT key, holder, operation, details, user_id, username, task_ref, acquired_at FROM moved
+), ran AS (  -- what this run taught about the model on this host
+    SELECT f.model, f.status, EXTRACT(EPOCH FROM now() - f.started_at) AS seconds,
+           (f.result_data ->> 'load_duration')::float8 / 1e9 AS load_seconds,
+           (f.result_data ->> 'eval_count')::float8
+               / nullif((f.result_data ->> 'eval_duration')::float8 / 1e9, 0) AS tokens_per_second
+    FROM finished f WHERE f.model IS NOT NULL AND f.status IN ('completed', 'failed', 'queued')
+), learned AS (
+    INSERT INTO host_model_costs AS c (host, model, loads, load_seconds, loading_seconds_total, jobs, failures,
+                                       run_seconds, busy_seconds_total, tokens_per_second)
+    SELECT :host, r.model, (coalesce(r.load_seconds, 0) > {LOADED_AFTER})::int,
+           CASE WHEN r.load_seconds > {LOADED_AFTER} THEN r.load_seconds END, coalesce(r.load_seconds, 0),
+           (r.status = 'completed')::int, (r.status <> 'completed')::int,
+           CASE WHEN r.status = 'completed' THEN r.seconds END, r.seconds, r.tokens_per_second
+    FROM ran r
+    ON CONFLICT (host, model) DO UPDATE SET
+        loads = c.loads + excluded.loads,
+        load_seconds = coalesce({_MOVING.format(old="c.load_seconds", new="excluded.load_seconds")},
+                                excluded.load_seconds, c.load_seconds),
+        loading_seconds_total = c.loading_seconds_total + excluded.loading_seconds_total,
+        jobs = c.jobs + excluded.jobs, failures = c.failures + excluded.failures,
+        run_seconds = coalesce({_MOVING.format(old="c.run_seconds", new="excluded.run_seconds")},
+                               excluded.run_seconds, c.run_seconds),
+        busy_seconds_total = c.busy_seconds_total + excluded.busy_seconds_total,
+        tokens_per_second = coalesce(
+            {_MOVING.format(old="c.tokens_per_second", new="excluded.tokens_per_second")},
+            excluded.tokens_per_second, c.tokens_per_second
+        ),
+        updated_at = now()
+), warmed AS (  -- the model is loaded there now (an unload: no longer); the prober corrects evictions
+    UPDATE hosts h SET loaded_models = CASE
+            WHEN f.job_type = 'model.unload' THEN array_remove(h.loaded_models, f.model)
+            ELSE array_prepend(f.model, array_remove(h.loaded_models, f.model)) END
+    FROM finished f
+    WHERE h.name = :host AND f.model IS NOT NULL AND f.status = 'completed'
 )
 SELECT 'finished' AS what, finished.*, NULL::text AS slot,
-       (SELECT pg_notify('{CHANNEL_SLOT_FREED}', finished.pool) FROM freed LIMIT 1) IS NULL AS notified
+       (SELECT pg_notify('{CHANNEL_SLOT_FREED}', finished.pool || ' ' || :worker_id) FROM freed LIMIT 1)
+           IS NULL AS notified
 FROM finished
 UNION ALL
 SELECT 'started', started.*, false FROM started
@@ -440,9 +541,10 @@ WITH lost AS (
         run_at = now(), worker_id = NULL, updated_at = now()
     FROM lost WHERE j.id = lost.id
     RETURNING j.id, j.status, j.attempt, j.pool, j.user_id
-), counted AS (
-    UPDATE pool_users SET queued = queued + 1
-    WHERE (pool, user_id) IN (SELECT pool, user_id FROM rescued WHERE status = 'queued')
+), counted AS (  -- by user: several of one user's jobs may be rescued at once
+    UPDATE pool_users u SET queued = u.queued + r.n
+    FROM (SELECT pool, user_id, count(*) AS n FROM rescued WHERE status = 'queued' GROUP BY pool, user_id) r
+    WHERE u.pool = r.pool AND u.user_id = r.user_id
 ), swept AS (
     DELETE FROM leases WHERE expires_at + make_interval(secs => grace_seconds) <= now() RETURNING key
 ), closed AS (

@@ -49,6 +49,9 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    model: str | None = None  # the model it runs, as hosts name it (placement compares it with what is loaded)
+    requires: list[str] = field(default_factory=list)  # host labels it needs (`host:<name>` pins it)
+    host: str | None = None  # the GPU host it runs (or last ran) on
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
@@ -76,6 +79,11 @@ class NewJob:
     queue_deadline: datetime | None = None
     idempotency_key: str | None = None
     locks: tuple[str, ...] = ()
+    model: str | None = None  # the model the request names (model_key form)
+    # For a job type that runs a model: the model when the request names none and no default is set
+    # (DEFAULT_MODEL); the statement takes the user's or everyone's default first. None: runs no model.
+    fallback_model: str | None = None
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,9 @@ async def enqueue(conn: Executor, new: NewJob, *, quota: int) -> Enqueued:
             queue_deadline=new.queue_deadline,
             idempotency_key=new.idempotency_key,
             locks=list(new.locks),
+            model=new.model,
+            fallback_model=new.fallback_model,
+            requires=list(new.requires),
             quota=quota,
         )
     except asyncpg.PostgresError as error:
@@ -140,15 +151,14 @@ class Place:
     ahead: dict[str, int] = field(default_factory=dict)  # queued jobs ahead, by job type
     mean_seconds: dict[str, float | None] = field(default_factory=dict)  # recent mean run time by job type
     queue_length: int | None = None
+    slots: int = 1  # GPU slots of the hosts that take work (the whole fleet's)
 
 
 async def place(
-    conn: Executor, job_id: uuid.UUID, *, slot_keys: list[str], with_queue_length: bool = False, pool: str = "gpu"
+    conn: Executor, job_id: uuid.UUID, *, with_queue_length: bool = False, pool: str = "gpu"
 ) -> Place | None:
     """The job with its queue position, the GPU slots' holders and ETA inputs, in one statement."""
-    row = await sql.JOB_VIEW.fetchrow(
-        conn, job_id=job_id, slot_keys=slot_keys, with_queue_length=with_queue_length, pool=pool
-    )
+    row = await sql.JOB_VIEW.fetchrow(conn, job_id=job_id, with_queue_length=with_queue_length, pool=pool)
     if row is None:
         return None
     return Place(
@@ -158,6 +168,7 @@ async def place(
         ahead={kind: int(count) for kind, count in row["ahead_types"].items()},
         mean_seconds={kind: float(value) if value is not None else None for kind, value in row["mean_seconds"].items()},
         queue_length=row["queue_length"],
+        slots=max(1, row["slots"]),
     )
 
 
@@ -174,15 +185,30 @@ async def mean_run_seconds(conn: Executor, pool: str) -> float | None:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """How claims choose among queued jobs (SCHEDULER, SCHEDULER_MAX_BYPASS_SECONDS): `fifo` is model-blind;
+    otherwise a host prefers jobs whose model it has loaded, and leaves a cold job to a host that has it
+    loaded and is free sooner than a load would take — for at most `bypass` seconds per job."""
+
+    fifo: bool = False
+    bypass: float = 120.0
+    load_seconds: float = 10.0  # a model load's cost on a host that has not loaded it yet (learned after)
+    run_seconds: float = 30.0  # a job's run time before any of its model ran on the host
+
+
+@dataclass(frozen=True)
 class Slots:
-    """What a claim needs to know besides the job: the pool's slot keys, the lease's length, how long an
-    expired job lease stays untouchable, and the names the lock shows per job type."""
+    """What a claim needs to know besides the job: the host whose slots it takes (their lease keys), the
+    lease's length, how long an expired job lease stays untouchable, the names the lock shows per job
+    type, and how jobs are placed."""
 
     pool: str
     keys: list[str]
     ttl: float
     grace: float
     operations: Mapping[str, str]
+    host: str = "default"
+    placement: Placement = Placement()
 
     def params(self, worker_id: str) -> dict[str, Any]:
         return {
@@ -191,6 +217,11 @@ class Slots:
             "ttl": self.ttl,
             "job_types": list(self.operations),
             "operations": list(self.operations.values()),
+            "host": self.host,
+            "fifo": self.placement.fifo,
+            "bypass": self.placement.bypass,
+            "load_seconds": self.placement.load_seconds,
+            "run_seconds": self.placement.run_seconds,
         }
 
 
@@ -226,9 +257,16 @@ class Renewal:
     cancel_requested: bool
 
 
-async def heartbeat(conn: Executor, worker_id: str, ttl: float) -> list[Renewal]:
-    """Renew every live lease of this worker; what was renewed (a lease missing here was lost)."""
-    rows = await sql.HEARTBEAT.fetch(conn, worker_id=worker_id, ttl=ttl)
+async def heartbeat(conn: Executor, worker_id: str, ttl: float, running: list[tuple[uuid.UUID, int]]) -> list[Renewal]:
+    """Renew the live leases of the jobs (id, attempt) this worker still runs; what was renewed (a lease
+    missing here was lost). A job it stopped is not renewed, even if its outcome is not written yet."""
+    rows = await sql.HEARTBEAT.fetch(
+        conn,
+        worker_id=worker_id,
+        ttl=ttl,
+        job_ids=[job_id for job_id, _ in running],
+        attempts=[attempt for _, attempt in running],
+    )
     return [Renewal(row["key"], row["job_id"], row["attempt"], bool(row["cancel_requested"])) for row in rows]
 
 

@@ -17,12 +17,14 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyReque
 from app.models.job import TERMINAL_STATUSES, JobStatus
 from app.schemas.jobs import SubmitJob
 from app.services.accounts.users import User
+from app.services.fleet.prober import model_key
 from app.services.job_types import JOB_TYPES
 from app.services.leases import gpu
 from app.services.leases import service as leases
 from app.services.leases.gpu import GPU_POOL
 from app.services.queue import store
 from app.services.queue.errors import PermanentError
+from app.services.queue.job_type import JobType
 from app.services.usage import service as usage
 
 T = TypeVar("T")
@@ -57,7 +59,6 @@ async def submit(
     """Validate and queue a job (one statement, the quota checked in it), then where it stands (one more)."""
     new, request = _new_job(user, body, settings, idempotency_key)
     await JOB_TYPES[new.job_type].authorize(conn, user, request)
-    keys = gpu.slot_keys(GPU_POOL, settings.max_concurrent_jobs)
     if reject_if_busy:
         lock = await gpu.gpu_lock(conn, GPU_POOL, settings.max_concurrent_jobs)
         if lock.locked:
@@ -76,16 +77,16 @@ async def submit(
         ) from None
     if not enqueued.created:
         _check_same_request(enqueued.job, new)
-    place = await store.place(conn, enqueued.job.id, slot_keys=keys, with_queue_length=True)
+    place = await store.place(conn, enqueued.job.id, with_queue_length=True)
     assert place is not None
     return Submitted(
         job=enqueued.job,
         created=enqueued.created,
         # Already started (a slot was free and a processor took it at once): it was first in the queue.
         position=place.position if place.job.status == JobStatus.QUEUED else 0,
-        eta_seconds=eta_seconds(place, settings.max_concurrent_jobs),
+        eta_seconds=eta_seconds(place),
         lock=gpu.GpuLock(
-            capacity=settings.max_concurrent_jobs,
+            capacity=place.slots,
             holders=[leases.holder_from(holder) for holder in place.holders],
             queue_length=place.queue_length or 0,
         ),
@@ -129,8 +130,19 @@ def _new_job(user: User, body: SubmitJob, settings: Settings, idempotency_key: s
         queue_deadline=deadline,
         idempotency_key=idempotency_key,
         locks=tuple(dict.fromkeys(body.locks)),  # each key once
+        requires=tuple(dict.fromkeys(body.requires)),
+        **_model_of(kind, request, settings),
     )
     return new, request
+
+
+def _model_of(kind: JobType[Any], request: Any, settings: Settings) -> dict[str, str | None]:
+    """The model a job runs, for placement: the one its request names, in the hosts' form; for a request
+    that names none, the enqueue takes the default model (the user's, everyone's, else DEFAULT_MODEL)."""
+    if not kind.runs_model:
+        return {"model": None, "fallback_model": None}
+    named = getattr(request, "model", None)
+    return {"model": model_key(named) if named else None, "fallback_model": settings.default_model}
 
 
 def _check_same_request(existing: store.Job, new: store.NewJob) -> None:
@@ -173,7 +185,7 @@ def _first_set(*values: T) -> T | None:
     return next((value for value in values if value is not None), None)
 
 
-def eta_seconds(place: store.Place, slots: int) -> float | None:
+def eta_seconds(place: store.Place) -> float | None:
     """Seconds until a queued job starts: what is left of the running jobs (each one's expected run time
     from recent history minus how long it has run, never below a few seconds while it runs) plus the
     expected run time of each job ahead of it, shared over the slots. None while any of those has no
@@ -192,6 +204,7 @@ def eta_seconds(place: store.Place, slots: int) -> float | None:
     ahead = _expected_ahead(place)
     if ahead is None:
         return None
+    slots = place.slots  # the fleet's: every host that takes work
     free_now = slots - len(left)
     if free_now > place.position:
         return 0.0
@@ -222,7 +235,7 @@ async def get_owned(conn: Executor, user: User, job_id: uuid.UUID) -> store.Job:
 
 async def get_owned_place(conn: Executor, user: User, job_id: uuid.UUID, slots: int) -> store.Place:
     """The job with where it stands (one statement), if this user may see it."""
-    place = await store.place(conn, job_id, slot_keys=gpu.slot_keys(GPU_POOL, slots))
+    place = await store.place(conn, job_id)
     if place is None or (place.job.user_id != user.id and not user.is_admin):
         raise NotFound(f"No job {job_id}.", {"job_id": str(job_id)})
     return place

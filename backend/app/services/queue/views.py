@@ -39,12 +39,12 @@ def status_view(
 async def place_view(db: Executor, place: store.Place, slots: int) -> JobView:
     """The status with, for a queued job, its place in the queue, ETA and the leases it waits for."""
     waiting = await submissions.waiting_for(db, place.job)  # no query unless it names extra lease keys
-    return status_view(place.job, place.position, submissions.eta_seconds(place, slots), waiting)
+    return status_view(place.job, place.position, submissions.eta_seconds(place), waiting)
 
 
 async def current_status(db: Executor, job_id: uuid.UUID, slots: int) -> tuple[store.Job, JobView] | None:
     """The job and its status view, read now (one statement), or None if it is gone."""
-    place = await store.place(db, job_id, slot_keys=gpu.slot_keys(gpu.GPU_POOL, slots))
+    place = await store.place(db, job_id)
     if place is None:
         return None
     return place.job, await place_view(db, place, slots)

@@ -94,6 +94,7 @@ def validate_diagram(text: str) -> Diagram:
 
 class CanvasJob(JobType[CanvasRequest]):
     job_type = "canvas"
+    runs_model = True
     label = "Canvas diagram"
     operation = "AI Canvas Generation"
     description = "Instructions become a diagram (nodes and edges), checked against a schema."

@@ -26,6 +26,7 @@ class EmbedRequest(BaseModel):
 
 class EmbedJob(JobType[EmbedRequest]):
     job_type = "embed"
+    runs_model = True
     label = "Embeddings"
     operation = "AI Embeddings"
     description = "Vectors for one text or a batch."

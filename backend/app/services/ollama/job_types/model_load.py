@@ -19,6 +19,7 @@ class LoadRequest(ModelRequest):
 
 class ModelLoadJob(JobType[LoadRequest]):
     job_type = "model.load"
+    runs_model = True
     label = "Model load"
     operation = "Model Load"
     description = "Load a model into GPU memory."

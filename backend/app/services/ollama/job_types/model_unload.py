@@ -11,6 +11,7 @@ from app.services.queue.job_type import JobContext, JobType
 
 class ModelUnloadJob(JobType[ModelRequest]):
     job_type = "model.unload"
+    runs_model = True
     label = "Model unload"
     operation = "Model Unload"
     description = "Free a model's GPU memory."

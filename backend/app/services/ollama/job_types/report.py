@@ -57,6 +57,7 @@ def to_markdown(request: ReportRequest, written: list[tuple[str, str]]) -> str:
 
 class ReportJob(JobType[ReportRequest]):
     job_type = "report"
+    runs_model = True
     label = "Report"
     operation = "AI Report Generation"
     description = "A report in Markdown, written section by section."
