@@ -163,7 +163,7 @@ function Costs({ costs }: { costs: ModelCost[] }) {
             <td>
               <code>{cost.model}</code>
             </td>
-            <td>{cost.loads > 0 ? duration(cost.load_seconds) : "not loaded yet"}</td>
+            <td>{cost.loads > 0 ? duration(cost.load_seconds) : "not measured yet"}</td>
             <td>{typeof cost.tokens_per_second === "number" ? `${Math.round(cost.tokens_per_second)} tokens/s` : "—"}</td>
             <td>{duration(cost.run_seconds)}</td>
             <td>
@@ -173,7 +173,7 @@ function Costs({ costs }: { costs: ModelCost[] }) {
           </tr>
         ))}
       </Table>
-      {busy > 0 && (
+      {loading >= 0.5 && busy > 0 && (
         <p className="muted small">
           Loading models took {duration(loading)} of {duration(busy)} busy ({Math.round((100 * loading) / busy)}%).
         </p>
