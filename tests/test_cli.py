@@ -56,7 +56,7 @@ def test_users_create_list_and_revoke(service_env: dict[str, str]) -> None:
 
 def test_help_lists_every_command() -> None:
     result = aijobs({}, "--help")
-    for command in ("serve", "worker", "migrate", "users", "simulate-ollama"):
+    for command in ("serve", "worker", "migrate", "users", "hosts", "simulate-ollama"):
         assert command in result.stdout
 
 

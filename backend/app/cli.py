@@ -9,7 +9,7 @@ import signal
 import sys
 import warnings
 
-from app import cli_client, cli_users
+from app import cli_client, cli_hosts, cli_users
 from app.config import ConfigError, Settings, load_settings
 
 DESCRIPTION = """\
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
 
     cli_users.add_parser(commands)
+    cli_hosts.add_parser(commands)
     cli_client.add_parsers(commands)
 
     commands.add_parser(

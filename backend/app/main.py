@@ -25,7 +25,7 @@ from app import db, migrate, openapi, web
 from app.config import Settings, load_settings
 from app.errors import AppError
 from app.middleware import BodySizeLimit
-from app.routes import admin, health, jobs, leases, lock, metrics, models, training
+from app.routes import admin, health, hosts, jobs, leases, lock, metrics, models, training
 from app.routes.fronts import ollama, openai
 from app.services.accounts import users
 from app.services.accounts.auth import Authenticator
@@ -234,7 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After"],
         )
     app.include_router(health.router)
-    for module in (jobs, training, lock, leases, admin, metrics, models, ollama, openai):
+    for module in (jobs, training, lock, leases, hosts, admin, metrics, models, ollama, openai):
         app.include_router(module.router)
     web.mount_page(app, settings.web_dir)
     openapi.install(app, JOB_TYPES)

@@ -178,6 +178,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai-agent/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Hosts
+         * @description Every GPU host: its state, slots, what it has loaded, what runs on it, what it learned per model.
+         */
+        get: operations["list_hosts_api_ai_agent_hosts_get"];
+        put?: never;
+        /**
+         * Add Host
+         * @description Add a GPU host (an Ollama server); jobs are placed on it once the prober has reached it.
+         */
+        post: operations["add_host_api_ai_agent_hosts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai-agent/hosts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Host
+         * @description Remove a host nothing runs on (drain it first and wait for its jobs to end).
+         */
+        delete: operations["remove_host_api_ai_agent_hosts__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Host
+         * @description Change a host's address, slots, memory or labels; what is left out stays.
+         */
+        patch: operations["update_host_api_ai_agent_hosts__name__patch"];
+        trace?: never;
+    };
+    "/api/ai-agent/hosts/{name}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain Host
+         * @description Take nothing new on this host; what runs there finishes.
+         */
+        post: operations["drain_host_api_ai_agent_hosts__name__drain_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai-agent/hosts/{name}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Host
+         * @description A drained host takes work again.
+         */
+        post: operations["resume_host_api_ai_agent_hosts__name__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai-agent/job-types": {
         parameters: {
             query?: never;
@@ -1300,6 +1388,38 @@ export interface components {
              */
             model: string;
         };
+        /** AddHost */
+        AddHost: {
+            /**
+             * Base Url
+             * @description The http(s):// URL of its Ollama.
+             * @example http://10.0.0.1:11434
+             */
+            base_url: string;
+            /**
+             * Gpu Memory
+             * @description GPU memory: bytes, or a size such as "24GiB" or "16GB"; null: unknown (no fit check).
+             * @example 24GiB
+             */
+            gpu_memory?: number | string | null;
+            /**
+             * Labels
+             * @description What jobs may require of the host (e.g. `a100`): letters, digits, `.`, `_`, `:` or `-`.
+             */
+            labels?: string[];
+            /**
+             * Name
+             * @description 1-63 lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit.
+             * @example box-a
+             */
+            name: string;
+            /**
+             * Slots
+             * @description Jobs it runs at once, 1-64.
+             * @default 1
+             */
+            slots?: number;
+        };
         /** CancelResponse */
         CancelResponse: {
             /**
@@ -1565,6 +1685,21 @@ export interface components {
              */
             truncate?: boolean | null;
         };
+        /** FleetView */
+        FleetView: {
+            /** Hosts */
+            hosts: components["schemas"]["HostView"][];
+            /**
+             * Max Bypass Seconds
+             * @description SCHEDULER_MAX_BYPASS_SECONDS: the aging bound of placement.
+             */
+            max_bypass_seconds: number;
+            /**
+             * Scheduler
+             * @enum {string}
+             */
+            scheduler: "placement" | "fifo";
+        };
         /** ForceReleased */
         ForceReleased: {
             /**
@@ -1721,6 +1856,83 @@ export interface components {
             user_id: string | null;
             /** Username */
             username: string | null;
+        };
+        /**
+         * HostCost
+         * @description What jobs taught about running a model on this host (moving averages and totals).
+         */
+        HostCost: {
+            /** Busy Seconds Total */
+            busy_seconds_total: number;
+            /** Failures */
+            failures: number;
+            /** Jobs */
+            jobs: number;
+            /** Load Seconds */
+            load_seconds: number | null;
+            /** Loading Seconds Total */
+            loading_seconds_total: number;
+            /** Loads */
+            loads: number;
+            /** Model */
+            model: string;
+            /** Run Seconds */
+            run_seconds: number | null;
+            /** Tokens Per Second */
+            tokens_per_second: number | null;
+        };
+        /** HostView */
+        HostView: {
+            /**
+             * Base Url
+             * @description Only admins see it (it is an internal address); null for others.
+             */
+            base_url: string | null;
+            /** Costs */
+            costs: components["schemas"]["HostCost"][];
+            /** Draining */
+            draining: boolean;
+            /**
+             * Gpu Memory
+             * @description Bytes; null: unknown.
+             */
+            gpu_memory: number | null;
+            /** Labels */
+            labels: string[];
+            /**
+             * Loaded
+             * @description Models loaded on it at the last probe.
+             */
+            loaded: components["schemas"]["LoadedModel"][];
+            /** Name */
+            name: string;
+            /** Probed At */
+            probed_at: string | null;
+            /**
+             * Queued Warm
+             * @description Queued jobs whose model is loaded here.
+             */
+            queued_warm: number;
+            /** Reachable */
+            reachable: boolean;
+            /**
+             * Running
+             * @description Its busy slots: the job, its user and model, since when.
+             */
+            running: components["schemas"]["RunningJob"][];
+            /** Slots */
+            slots: number;
+            /**
+             * State
+             * @description draining: finishes what runs, takes nothing new; down: not answering the prober.
+             * @enum {string}
+             */
+            state: "up" | "down" | "draining";
+            /**
+             * Version
+             * @description Its Ollama's version, as last probed.
+             */
+            version: string | null;
         };
         /** IssuedKeyView */
         IssuedKeyView: {
@@ -2024,6 +2236,21 @@ export interface components {
              */
             model: string;
         };
+        /** LoadedModel */
+        LoadedModel: {
+            /**
+             * Expires At
+             * @description When Ollama unloads it, as Ollama said it.
+             */
+            expires_at?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Size
+             * @description Bytes of GPU memory it takes (Ollama's size_vram).
+             */
+            size?: number | null;
+        };
         /** LockHolder */
         LockHolder: {
             /** Details */
@@ -2177,6 +2404,27 @@ export interface components {
             message: string;
             status: components["schemas"]["JobStatus"];
         };
+        /** RunningJob */
+        RunningJob: {
+            /**
+             * Job Id
+             * @description null for a slot an admin holds by hand.
+             */
+            job_id: string | null;
+            /** Model */
+            model: string | null;
+            /** Operation */
+            operation: string | null;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Slot */
+            slot: number | null;
+            /** Username */
+            username: string | null;
+        };
         /** Section */
         Section: {
             /** Heading */
@@ -2308,6 +2556,11 @@ export interface components {
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["CanvasRequest"];
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              * @default null
@@ -2354,6 +2607,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["ChatRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2402,6 +2660,11 @@ export interface components {
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["EmbedRequest"];
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              * @default null
@@ -2448,6 +2711,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["GenerateRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2501,6 +2769,11 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              */
@@ -2546,6 +2819,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["CopyRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2594,6 +2872,11 @@ export interface components {
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["CreateRequest"];
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              * @default null
@@ -2640,6 +2923,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["ModelRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2688,6 +2976,11 @@ export interface components {
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["LoadRequest"];
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              * @default null
@@ -2734,6 +3027,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["PullRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2782,6 +3080,11 @@ export interface components {
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["PushRequest"];
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              * @default null
@@ -2828,6 +3131,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["ModelRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -2876,6 +3184,11 @@ export interface components {
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["ReportRequest"];
             /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
+            /**
              * Timeout Seconds
              * @description Run-time limit.
              * @default null
@@ -2922,6 +3235,11 @@ export interface components {
              */
             queue_deadline_seconds?: number | null;
             request: components["schemas"]["TrainingRequest"];
+            /**
+             * Requires
+             * @description GPU host labels the job needs (e.g. `a100`); `host:<name>` runs it on that host only. It waits until a host with all of them takes work.
+             */
+            requires?: string[];
             /**
              * Timeout Seconds
              * @description Run-time limit.
@@ -3011,6 +3329,32 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+        };
+        /**
+         * UpdateHost
+         * @description What is left out stays as it was; `gpu_memory: null` forgets the memory.
+         */
+        UpdateHost: {
+            /**
+             * Base Url
+             * @description The http(s):// URL of its Ollama.
+             */
+            base_url?: string | null;
+            /**
+             * Gpu Memory
+             * @description GPU memory: bytes, or a size such as "24GiB" or "16GB"; null: unknown (no fit check).
+             */
+            gpu_memory?: number | string | null;
+            /**
+             * Labels
+             * @description What jobs may require of the host (e.g. `a100`): letters, digits, `.`, `_`, `:` or `-`.
+             */
+            labels?: string[] | null;
+            /**
+             * Slots
+             * @description Jobs it runs at once, 1-64.
+             */
+            slots?: number | null;
         };
         /** UsageWindow */
         UsageWindow: {
@@ -3575,6 +3919,300 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    list_hosts_api_ai_agent_hosts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetView"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    add_host_api_ai_agent_hosts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddHost"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostView"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A host of that name exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field breaks a rule; which one and the fix */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    remove_host_api_ai_agent_hosts__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such host */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Jobs run on it: drain it first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_host_api_ai_agent_hosts__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateHost"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostView"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such host */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A field breaks a rule; which one and the fix */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    drain_host_api_ai_agent_hosts__name__drain_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostView"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such host */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resume_host_api_ai_agent_hosts__name__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostView"];
+                };
+            };
+            /** @description No or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Needs an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such host */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -4,9 +4,11 @@ OLLAMA_BASE_URL with MAX_CONCURRENT_JOBS slots — so a single-GPU deployment be
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import EllipsisType
 from typing import Any
 
 from app.config import Settings
@@ -19,6 +21,9 @@ NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 LABEL_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+MAX_SIZE = 2**63 - 1  # the column is a bigint
+MAX_URL_LENGTH = 2000
+URL_RULE = re.compile(r"^https?://[^\s/?#\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?$")
 
 
 @dataclass(frozen=True)
@@ -75,18 +80,45 @@ def parse_size(text: str, field_name: str) -> int:
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
     unit = found.group(2).lower() if found else ""
     if found is None or unit not in SIZE_UNITS:
-        raise InvalidInput(f"{field_name}: {text!r} is not a size; write e.g. 24GiB, 16GB or a number of bytes.")
-    return int(float(found.group(1)) * SIZE_UNITS[unit])
+        raise InvalidInput(
+            f"{field_name}: {text!r} is not a size; write e.g. 24GiB, 16GB or a number of bytes.",
+            {"field": field_name},
+        )
+    size = float(found.group(1)) * SIZE_UNITS[unit]
+    return check_size(int(size) if math.isfinite(size) and size <= MAX_SIZE else MAX_SIZE + 1, field_name)
+
+
+def check_size(size: int, field_name: str) -> int:
+    if not 1 <= size <= MAX_SIZE:
+        raise InvalidInput(
+            f"{field_name}: {size} bytes is not a GPU's memory; write e.g. 24GiB, 16GB or a number of bytes.",
+            {"field": field_name},
+        )
+    return size
+
+
+def gpu_memory(value: int | str | None, field_name: str = "gpu_memory") -> int | None:
+    """A host's GPU memory as given over the API or the CLI: bytes, a size such as `24GiB`, or None (unknown:
+    no fit check)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_size(value, field_name)
+    return check_size(value, field_name)
 
 
 def check(name: str, base_url: str, slots: int, labels: list[str]) -> None:
     if not NAME_RULE.match(name):
         raise InvalidInput(
-            f"Host name {name!r}: 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            f"Host name {name[:100]!r}: 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit.",
             {"field": "name"},
         )
-    if not re.match(r"^https?://[^\s/]+", base_url):
-        raise InvalidInput(f"Host address {base_url!r}: an http(s):// URL of its Ollama.", {"field": "base_url"})
+    if len(base_url) > MAX_URL_LENGTH or not URL_RULE.match(base_url):
+        raise InvalidInput(
+            f"Host address {base_url[:100]!r}: the http(s):// URL of its Ollama, e.g. http://10.0.0.1:11434.",
+            {"field": "base_url"},
+        )
     if not 1 <= slots <= 64:
         raise InvalidInput(f"slots {slots}: between 1 and 64 jobs at once.", {"field": "slots"})
     for label in labels:
@@ -136,16 +168,22 @@ async def seed(db: Executor, settings: Settings) -> None:
         ]
     for host in configured:
         await sql.UPSERT_HOST.fetchrow(db, **host)
+    if settings.ollama_hosts and DEFAULT_HOST not in {host["name"] for host in configured}:
+        await sql.DELETE_HOST.fetchrow(db, name=DEFAULT_HOST)  # the named hosts replace it (once it is idle)
 
 
 async def all_hosts(db: Executor) -> list[Host]:
     return [Host.from_row(row) for row in await sql.LIST_HOSTS.fetch(db)]
 
 
+def _not_found(name: str) -> NotFound:
+    return NotFound(f"No host {name[:100]!r}. `GET /api/ai-agent/hosts` lists them.", {"host": name[:100]})
+
+
 async def get(db: Executor, name: str) -> Host:
-    row = await sql.GET_HOST.fetchrow(db, name=name)
+    row = await sql.GET_HOST.fetchrow(db, name=name) if NAME_RULE.match(name) else None
     if row is None:
-        raise NotFound(f"No host {name!r}. `GET /api/ai-agent/hosts` lists them.", {"host": name})
+        raise _not_found(name)
     return Host.from_row(row)
 
 
@@ -165,29 +203,37 @@ async def update(
     *,
     base_url: str | None = None,
     slots: int | None = None,
-    gpu_memory: int | None = None,
+    gpu_memory: int | EllipsisType | None = ...,
     labels: list[str] | None = None,
 ) -> Host:
+    """Change what is given; the rest stays. `gpu_memory=None` forgets the memory (no fit check); left out
+    (`...`) it stays."""
+    if base_url is None and slots is None and gpu_memory is ... and labels is None:
+        raise InvalidInput("Nothing to change: give any of base_url, slots, gpu_memory, labels.", {"field": "body"})
     current = await get(db, name)
     changed = {
-        "base_url": base_url or current.base_url,
-        "slots": slots or current.slots,
-        "gpu_memory": gpu_memory if gpu_memory is not None else current.gpu_memory,
+        "base_url": base_url if base_url is not None else current.base_url,
+        "slots": slots if slots is not None else current.slots,
+        "gpu_memory": gpu_memory if gpu_memory is not ... else current.gpu_memory,
         "labels": labels if labels is not None else current.labels,
     }
     check(name, changed["base_url"], changed["slots"], changed["labels"])
-    row = await sql.UPSERT_HOST.fetchrow(db, name=name, **changed)
+    row = await sql.UPDATE_HOST.fetchrow(db, name=name, **changed)
+    if row is None:  # removed meanwhile
+        raise _not_found(name)
     return Host.from_row(row)
 
 
 async def set_draining(db: Executor, name: str, draining: bool) -> Host:
-    row = await sql.SET_DRAINING.fetchrow(db, name=name, draining=draining)
+    """Draining: what runs there finishes, nothing new is placed there. Resumed: it takes work again."""
+    row = await sql.SET_DRAINING.fetchrow(db, name=name, draining=draining) if NAME_RULE.match(name) else None
     if row is None:
-        raise NotFound(f"No host {name!r}.", {"host": name})
+        raise _not_found(name)
     return Host.from_row(row)
 
 
 async def remove(db: Executor, name: str) -> None:
-    if await sql.DELETE_HOST.fetchrow(db, name=name) is None:
+    """Only a host nothing runs on (drain it first); its learned costs stay, for when it comes back."""
+    if not NAME_RULE.match(name) or await sql.DELETE_HOST.fetchrow(db, name=name) is None:
         await get(db, name)  # 404 if it does not exist
         raise Conflict(f"Host {name!r} is running jobs: drain it first, then remove it.", {"host": name})

@@ -38,6 +38,17 @@ WITH put AS (
 SELECT put.*, pg_notify('{CHANNEL_HOSTS_CHANGED}', put.name) IS NULL AS notified FROM put
 """)
 
+# An admin changes a host's address, slots, memory or labels (what it is not given stays as it was).
+UPDATE_HOST = Statement(f"""
+WITH put AS (
+    UPDATE hosts SET base_url = :base_url, slots = :slots, gpu_memory = :gpu_memory, labels = :labels::text[],
+        updated_at = now()
+    WHERE name = :name
+    RETURNING {HOST_COLUMNS}
+)
+SELECT put.*, pg_notify('{CHANNEL_HOSTS_CHANGED}', put.name) IS NULL AS notified FROM put
+""")
+
 SET_DRAINING = Statement(f"""
 WITH put AS (
     UPDATE hosts SET draining = :draining, updated_at = now() WHERE name = :name RETURNING {HOST_COLUMNS}
@@ -79,10 +90,25 @@ SELECT put.name, put.reachable, (SELECT reachable FROM before) AS was_reachable,
 FROM put
 """)
 
-# Per host: its slots' holders and what it learned (for the lock view, /metrics and the Fleet panel).
+# Per host: what it learned and what runs on it (for the Fleet panel, `aijobs hosts list`, the lock view and
+# /metrics). `running`: its GPU slots' leases still held (past expiry only within their grace), with the
+# job's model — never the request. `queued_warm`: queued jobs whose model it has loaded.
 HOSTS_VIEW = Statement(f"""
 SELECT {", ".join(f"h.{name}" for name in HOST_COLUMNS.split(", "))},
        (SELECT count(*) FROM ai_jobs j WHERE j.status = 'queued' AND j.model = ANY(h.loaded_models)) AS queued_warm,
-       (SELECT coalesce(json_agg(c ORDER BY c.model), '[]') FROM host_model_costs c WHERE c.host = h.name) AS costs
+       (SELECT coalesce(json_agg(json_build_object(
+                   'model', c.model, 'loads', c.loads, 'load_seconds', c.load_seconds,
+                   'run_seconds', c.run_seconds, 'tokens_per_second', c.tokens_per_second, 'jobs', c.jobs,
+                   'failures', c.failures, 'loading_seconds_total', c.loading_seconds_total,
+                   'busy_seconds_total', c.busy_seconds_total) ORDER BY c.model), '[]')
+        FROM host_model_costs c WHERE c.host = h.name) AS costs,
+       (SELECT coalesce(json_agg(json_build_object(
+                   'slot', s.slot, 'job_id', l.job_id, 'username', l.username, 'operation', l.operation,
+                   'model', j.model, 'since', l.acquired_at) ORDER BY s.slot, l.key), '[]')
+        FROM leases l
+        CROSS JOIN LATERAL (SELECT substring(l.key FROM '/([0-9]+)$')::int AS slot) s
+        LEFT JOIN ai_jobs j ON j.id = l.job_id
+        WHERE l.host = h.name AND l.key LIKE 'gpu/%'
+          AND l.expires_at + make_interval(secs => l.grace_seconds) > now()) AS running
 FROM hosts h ORDER BY h.name
 """)
