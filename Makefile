@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install page browser openapi lint format bench simulate-ollama demo clean
+.PHONY: demo-fleet run test install page browser openapi lint format bench simulate-ollama demo clean
 
 $(INSTALLED): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,16 @@ simulate-ollama: install
 demo: install $(PAGE)
 	$(VENV)/bin/aijobs simulate-ollama --port $(OLLAMA_PORT) & sim=$$!; trap "kill $$sim 2>/dev/null" EXIT; \
 		OLLAMA_BASE_URL=http://127.0.0.1:$(OLLAMA_PORT) $(SERVE)
+
+## Three GPU hosts for a demo of the fleet: three Ollama stand-ins (OLLAMA_PORT and the next two), each
+## with 4 GiB of GPU memory and 2 s model loads, and the service pointed at them through OLLAMA_HOSTS.
+FLEET_SIM := $(VENV)/bin/aijobs simulate-ollama --vram 4GiB --load-ms 2000
+FLEET_PORTS := $(OLLAMA_PORT) $(shell echo $$(($(OLLAMA_PORT) + 1)) $$(($(OLLAMA_PORT) + 2)))
+FLEET_HOSTS := box-a http://127.0.0.1:$(word 1,$(FLEET_PORTS)) slots=1; box-b http://127.0.0.1:$(word 2,$(FLEET_PORTS)) slots=1; box-c http://127.0.0.1:$(word 3,$(FLEET_PORTS)) slots=2
+demo-fleet: install $(PAGE)
+	pids=""; for port in $(FLEET_PORTS); do $(FLEET_SIM) --port $$port & pids="$$pids $$!"; done; \
+		trap "kill $$pids 2>/dev/null" EXIT; \
+		OLLAMA_HOSTS="$(FLEET_HOSTS)" $(SERVE)
 
 clean:
 	rm -rf $(VENV) .aijobs .pytest_cache .ruff_cache

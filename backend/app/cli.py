@@ -70,7 +70,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run_worker(settings: Settings) -> None:
+async def _run_worker(settings: Settings, hosts: list[str] | None = None) -> None:
     from app import db, migrate
     from app.main import resolve_database_url
     from app.services.queue.processor import Processor
@@ -96,9 +96,10 @@ async def _run_worker(settings: Settings) -> None:
         emit, pool, capacity=settings.max_concurrent_jobs, progress_interval=settings.socket_progress_interval
     )
     events.start()
-    processor = Processor(settings=settings, engine=engine, database_url=url, events=events)
+    processor = Processor(settings=settings, engine=engine, database_url=url, events=events, hosts=hosts)
     await processor.start()
-    print(f"aijobs worker {processor.worker_id} running ({settings.max_concurrent_jobs} GPU slot(s))", flush=True)
+    driven = ", ".join(f"{name} ({d.host.slots} slot(s))" for name, d in processor.drivers.items()) or "none"
+    print(f"aijobs worker {processor.worker_id} running; GPU host(s): {driven}", flush=True)
     await stop.wait()
     await processor.stop()
     await events.stop()
@@ -107,8 +108,9 @@ async def _run_worker(settings: Settings) -> None:
     await engine.dispose()
 
 
-def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
-    asyncio.run(_run_worker(settings))
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    hosts = [name.strip() for name in args.hosts.split(",") if name.strip()] if args.hosts else None
+    asyncio.run(_run_worker(settings, hosts))
     # Stopped as asked. What is left is atexit stopping the embedded PostgreSQL: a second SIGTERM must
     # not cut it short (closing the event loop put SIGTERM back to its default, dying on the spot).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -138,7 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-processor", action="store_true", help="serve only; run jobs in `aijobs worker`")
     serve.set_defaults(handler=cmd_serve)
 
-    worker = commands.add_parser("worker", help="run only the job processor (one per GPU host)")
+    worker = commands.add_parser(
+        "worker",
+        help="run only the job processor",
+        description="Run the job processor alone: it claims jobs for every GPU host in the hosts table (see "
+        "`aijobs hosts list`) and streams them to that host's Ollama. Run as many as you like, on any machines: "
+        "the slot leases keep each host's cap.",
+    )
+    worker.add_argument(
+        "--hosts",
+        metavar="NAME[,NAME…]",
+        help="drive only these GPU hosts (e.g. one worker next to each GPU box: --hosts box-a)",
+    )
     worker.set_defaults(handler=cmd_worker)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest version")

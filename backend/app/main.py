@@ -29,6 +29,7 @@ from app.routes import admin, health, hosts, jobs, leases, lock, metrics, models
 from app.routes.fronts import ollama, openai
 from app.services.accounts import users
 from app.services.accounts.auth import Authenticator
+from app.services.fleet import hosts as fleet_hosts
 from app.services.job_types import JOB_TYPES
 from app.services.queue.processor import Processor
 from app.services.queue.progress import ProgressHub
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await migrate.upgrade_async(url)
         engine = db.create_engine(url)
         app.state.db = await db.create_pool(url)  # raw asyncpg: the job statements, status, submit
+        await fleet_hosts.seed(app.state.db, settings)  # OLLAMA_HOSTS, or the one default host
         if settings.auth_mode == "apikey":
             await announce_first_admin(engine)
         app.state.authenticator = Authenticator(settings, engine)

@@ -294,6 +294,9 @@ def test_metrics_in_prometheus_format(api: Api) -> None:
     assert 'aijobs_jobs{job_type="generate",status="completed"} 1.0' in body
     assert "aijobs_queue_length 0.0" in body
     assert "aijobs_job_run_seconds_count 1.0" in body and "aijobs_gpu_busy_seconds_total" in body
+    # per GPU host: the one default host ran the job
+    assert 'aijobs_host_up{host="default"} 1.0' in body and 'aijobs_host_jobs_total{host="default"} 1.0' in body
+    assert 'aijobs_host_busy_seconds_total{host="default"}' in body
 
 
 def test_forty_concurrent_submits_against_a_quota_of_five_accept_exactly_five(start_api: Callable[..., Api]) -> None:

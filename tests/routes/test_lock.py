@@ -41,6 +41,9 @@ async def test_lock_names_the_holder_and_if_busy_reject_gives_the_message(
     [holder] = lock["holders"]
     assert holder["operation"] == "AI Text Generation" and holder["details"] == "Case: ACME Breach (ID: 5)"
     assert holder["username"] == "alice" and holder["job_id"] == job_id and holder["elapsed_seconds"] >= 0
+    [host] = lock["hosts"]  # the one default host: who runs what there, never its address for bob
+    assert host["name"] == "default" and host["state"] == "up" and host["base_url"] is None
+    assert [(run["username"], run["job_id"]) for run in host["running"]] == [("alice", job_id)]
 
     # Make the hold five minutes old, as if alice had started it then.
     async with engine.begin() as conn:

@@ -10,6 +10,7 @@ from app.errors import NotFound
 from app.routes.deps import AdminUser, CurrentUser
 from app.schemas.jobs import GpuLockView, LockHolder
 from app.schemas.locks import ForceReleased, History, Released, TakeGpuSlot
+from app.services.fleet import views as fleet_views
 from app.services.leases import gpu
 from app.services.leases import service as leases
 from app.services.queue.views import lock_view
@@ -24,7 +25,7 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {**AUTH_ERRORS, 403: {"descripti
 async def get_lock(request: Request, _user: CurrentUser) -> GpuLockView:
     """Who holds the GPU (each slot), doing what, since when, and how many jobs wait."""
     lock = await gpu.gpu_lock(request.app.state.db, POOL, request.app.state.settings.max_concurrent_jobs)
-    return lock_view(lock)
+    return lock_view(lock, await fleet_views.host_views(request.app.state.db, show_urls=False))
 
 
 @router.post(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models.job import JobStatus
+from app.schemas.hosts import HostView
 
 # How the page shows a job type's result: plain text, Markdown, a diagram, vectors, a model operation, a
 # training run, or (anything else) the JSON itself.
@@ -63,9 +64,14 @@ class LockHolder(BaseModel):
 
 class GpuLockView(BaseModel):
     locked: bool = Field(description="Every GPU slot is held: new work waits in the queue.")
-    capacity: int
+    capacity: int = Field(description="GPU slots of the hosts that take work (the whole fleet's).")
     holders: list[LockHolder]
     queue_length: int
+    hosts: list[HostView] | None = Field(
+        default=None,
+        description="Each GPU host: state, slots and who holds them, loaded models, queued jobs warm there "
+        "(in the lock view and `lock:update`; addresses left out).",
+    )
 
 
 class JobAccepted(BaseModel):

@@ -1797,10 +1797,18 @@ export interface components {
         };
         /** GpuLockView */
         GpuLockView: {
-            /** Capacity */
+            /**
+             * Capacity
+             * @description GPU slots of the hosts that take work (the whole fleet's).
+             */
             capacity: number;
             /** Holders */
             holders: components["schemas"]["LockHolder"][];
+            /**
+             * Hosts
+             * @description Each GPU host: state, slots and who holds them, loaded models, queued jobs warm there (in the lock view and `lock:update`; addresses left out).
+             */
+            hosts?: components["schemas"]["HostView"][] | null;
             /**
              * Locked
              * @description Every GPU slot is held: new work waits in the queue.

@@ -68,3 +68,20 @@ async def test_a_maintenance_hold_takes_a_free_slot_and_the_busy_message_names_i
     assert "Operation: Maintenance" in refused.value.message and "Started by: admin" in refused.value.message
     lock = await gpu.gpu_lock(db, "gpu", 1)
     assert lock.locked and lock.queue_length == 0
+
+
+async def test_on_a_fleet_the_lock_counts_every_hosts_slots_and_the_busy_message_names_the_host(
+    db: asyncpg.Pool,
+) -> None:
+    from app.services.fleet import hosts as fleet_hosts
+
+    await fleet_hosts.add(db, "box-b", "http://box-b:11434", 2, None, [])
+    lock = await gpu.gpu_lock(db, "gpu", 1)
+    assert lock.capacity == 3 and not lock.locked  # default (1 slot) + box-b (2)
+    taken = [await gpu.take_slot(db, ADMIN, "gpu", 1, ttl=600, details="driver update") for _ in range(3)]
+    assert sorted(holder.key for holder in taken) == ["gpu/0", "gpu/box-b/0", "gpu/box-b/1"]
+    with pytest.raises(Conflict, match="AI resources are currently in use"):
+        await gpu.take_slot(db, ALICE, "gpu", 1, ttl=600, details=None)
+    assert (await gpu.gpu_lock(db, "gpu", 1)).locked
+    assert "Host: box-b" in gpu.busy_message(next(h for h in taken if h.key.startswith("gpu/box-b")))
+    assert "Host:" not in gpu.busy_message(next(h for h in taken if h.key == "gpu/0"))

@@ -44,6 +44,16 @@ FROM ai_jobs
 """
 
 
+# Per GPU host: whether it takes work, and what its jobs taught (summed over its models).
+METRICS_HOSTS = """
+SELECT h.name, h.slots, (h.reachable AND NOT h.draining) AS up,
+       coalesce(sum(c.busy_seconds_total), 0) AS busy_seconds, coalesce(sum(c.loads), 0) AS loads,
+       coalesce(sum(c.loading_seconds_total), 0) AS loading_seconds, coalesce(sum(c.jobs), 0) AS jobs,
+       coalesce(sum(c.failures), 0) AS failures
+FROM hosts h LEFT JOIN host_model_costs c ON c.host = h.name
+GROUP BY h.name ORDER BY h.name
+"""
+
 BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
 
@@ -82,8 +92,31 @@ async def render(conn: AsyncConnection, pool: str = "gpu") -> bytes:
         CounterMetricFamily("aijobs_job_rescues", "Jobs re-queued after their worker died.", value=int(totals.rescues)),
         run,
         wait,
+        *await _host_families(conn),
         *await usage.metric_families(conn),
     ]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))  # type: ignore[arg-type]
     return generate_latest(registry)
+
+
+async def _host_families(conn: AsyncConnection) -> list[Metric]:
+    """Per GPU host: up (takes work), slots, busy seconds, model loads, seconds spent loading, jobs, failures."""
+    families = {
+        "up": GaugeMetricFamily("aijobs_host_up", "1 if the GPU host answers and is not draining.", labels=["host"]),
+        "slots": GaugeMetricFamily("aijobs_host_slots", "GPU slots of the host.", labels=["host"]),
+        "busy_seconds": CounterMetricFamily(
+            "aijobs_host_busy_seconds", "Seconds the host's slots ran jobs.", labels=["host"]
+        ),
+        "loads": CounterMetricFamily("aijobs_host_model_loads", "Model loads the host's jobs caused.", labels=["host"]),
+        "loading_seconds": CounterMetricFamily(
+            "aijobs_host_loading_seconds", "Seconds the host spent loading models for jobs.", labels=["host"]
+        ),
+        "jobs": CounterMetricFamily("aijobs_host_jobs", "Jobs the host completed.", labels=["host"]),
+        "failures": CounterMetricFamily("aijobs_host_job_failures", "Jobs that ended badly there.", labels=["host"]),
+    }
+    for row in await conn.execute(text(METRICS_HOSTS)):
+        for name, family in families.items():
+            value = getattr(row, name)
+            family.add_metric([row.name], float(value) if not isinstance(value, bool) else int(value))
+    return list(families.values())

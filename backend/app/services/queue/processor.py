@@ -43,6 +43,7 @@ from app import db
 from app.config import Settings
 from app.services.fleet import hosts as fleet_hosts
 from app.services.fleet import sql as fleet_sql
+from app.services.fleet.lookahead import LookAhead
 from app.services.fleet.prober import Prober
 from app.services.job_types import JOB_TYPES
 from app.services.leases.gpu import GPU_POOL
@@ -189,6 +190,8 @@ class Processor:
         self._tasks.spawn("deadlines", self.deadlines.run)
         self._tasks.spawn("cleaner", self.cleaner.run)
         self._tasks.spawn("prober", self.prober.run)
+        if not self.placement.fifo:
+            self._tasks.spawn("look_ahead", LookAhead(self.db, interval=self.settings.host_probe_interval).run)
         self._tasks.spawn("claim_loop", self._claim_loop)
         self._started = True
         log.info(

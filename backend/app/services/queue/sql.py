@@ -472,6 +472,37 @@ UNION ALL
 SELECT 'started', started.*, false FROM started
 """)
 
+# ---- look-ahead loading (fleet) --------------------------------------------------------------------
+
+# An idle GPU host (up, nothing running, no load of its own queued) and the model it should load ahead
+# of time: the one with the most queued jobs that could run there, that it has not loaded, that no idle
+# host has loaded and no load is on its way for, that fits its memory — with at least :min_queued such
+# jobs that have waited :settle seconds (so the claim, which takes work at once, was not simply about to).
+# One pair per call: the next call sees the load this one queued.
+LOOK_AHEAD = Statement("""
+WITH idle AS (
+    SELECT h.* FROM hosts h
+    WHERE h.reachable AND NOT h.draining
+      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.host = h.name
+                      AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
+), loading AS (
+    SELECT model, requires FROM ai_jobs WHERE job_type = 'model.load' AND status IN ('queued', 'running')
+)
+SELECT i.name AS host, q.model, count(*) AS queued
+FROM idle i JOIN ai_jobs q
+  ON q.pool = :pool AND q.status = 'queued' AND q.model IS NOT NULL AND q.job_type <> 'model.load'
+ AND q.run_at < now() - make_interval(secs => :settle)
+ AND q.requires <@ (i.labels || ARRAY['host:' || i.name])
+ AND NOT q.model = ANY(i.loaded_models)
+ AND (i.gpu_memory IS NULL OR coalesce((i.installed ->> q.model)::bigint, 0) <= i.gpu_memory)
+WHERE NOT EXISTS (SELECT 1 FROM idle o WHERE q.model = ANY(o.loaded_models))
+  AND NOT EXISTS (SELECT 1 FROM loading g WHERE g.model = q.model OR g.requires @> ARRAY['host:' || i.name])
+GROUP BY i.name, q.model
+HAVING count(*) >= :min_queued
+ORDER BY count(*) DESC, i.name, q.model
+LIMIT 1
+""")
+
 # ---- cancelling, retrying --------------------------------------------------------------------------
 
 CANCEL_QUEUED_JOB = Statement("""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from app.db import Executor
+from app.schemas.hosts import HostView
 from app.schemas.jobs import GpuLockView, JobView
 from app.services.leases import gpu
 from app.services.queue import store, submissions
@@ -50,8 +51,9 @@ async def current_status(db: Executor, job_id: uuid.UUID, slots: int) -> tuple[s
     return place.job, await place_view(db, place, slots)
 
 
-def lock_view(lock: gpu.GpuLock) -> GpuLockView:
+def lock_view(lock: gpu.GpuLock, hosts: list[HostView] | None = None) -> GpuLockView:
     return GpuLockView(
+        hosts=hosts,
         locked=lock.locked,
         capacity=lock.capacity,
         holders=[{**holder.as_dict(), "progress": public_progress(holder.progress)} for holder in lock.holders],  # type: ignore[misc]

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from app.schemas.jobs import JobView
+from app.services.fleet import views as fleet_views
 from app.services.leases import gpu
 from app.services.queue import store, submissions, views
 
@@ -190,7 +191,8 @@ class Events:
             started = time.monotonic()
             try:
                 lock = await gpu.gpu_lock(self._db, self._pool, self._capacity)
-                await self._emit("lock:update", views.lock_view(lock).model_dump(mode="json"), None)
+                hosts = await fleet_views.host_views(self._db, show_urls=False)
+                await self._emit("lock:update", views.lock_view(lock, hosts).model_dump(mode="json"), None)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("could not send the lock state (%s)", error)
             except Exception:  # keep the loop alive: the next change sends the state again
