@@ -147,3 +147,29 @@ async def test_the_prober_marks_a_host_down_after_repeated_failures_and_up_when_
     await fleet_hosts.update(db, "gone", base_url=sim.base_url)
     assert (await prober.run_once())["gone"] is True
     assert sorted(changed) == ["default", "gone", "gone"]
+
+
+async def test_a_drained_host_finishes_its_running_job_and_takes_no_new_one(
+    db: asyncpg.Pool, service_env: dict[str, str]
+) -> None:
+    box_a, box_b = start_simulator(token_delay=0.003, tokens=5), start_simulator(token_delay=0.003, tokens=5)
+    env = {**service_env, "OLLAMA_HOSTS": f"box-a {box_a.base_url}; box-b {box_b.base_url}", "SCHEDULER": "fifo"}
+    worker = await asyncio.to_thread(start_worker, env)
+    try:
+        box_a.hold(endpoints=["generate"], after_tokens=1, count=1)
+        running = await enqueue(db, 0, "tinyllama:latest", "alice", requires=("host:box-a",))
+        await asyncio.to_thread(box_a.wait_held, 1)
+        await fleet_hosts.set_draining(db, "box-a", True)
+        later = [await enqueue(db, n, "tinyllama:latest", f"user{n}") for n in range(1, 6)]
+        for job in later:
+            done = await job_reaches(db, job.id, {"completed", "failed"}, within=60)
+            assert done.status == "completed" and done.host == "box-b", "nothing new starts on a draining host"
+        assert (await store.get_job(db, running.id)).status == "running"  # type: ignore[union-attr]
+        box_a.release()
+        finished = await job_reaches(db, running.id, {"completed", "failed"}, within=60)
+        assert finished.status == "completed" and finished.host == "box-a" and finished.attempt == 1
+        assert box_a.stats()["requests"].get("generate") == 1
+    finally:
+        worker.stop()
+        box_a.stop()
+        box_b.stop()
