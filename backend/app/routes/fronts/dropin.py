@@ -176,6 +176,8 @@ class Follower:
                     break
             event = await pending
             while True:
+                if isinstance(event, relay.Interrupted):  # the job runs again, for nobody: stop it
+                    cancel_soon(self.request, self.job.id, self.user.username)
                 if isinstance(event, relay.Ended):
                     self.ended = event.job
                 yield event
@@ -194,7 +196,7 @@ class Follower:
         state = self.request.app.state
 
         async def end() -> store.Job | None:
-            async for event in relay.follow(state.db, state.hub, self.job.id):
+            async for event in relay.follow(state.db, state.hub, self.job.id, interrupt=False):
                 if isinstance(event, relay.Ended):
                     return event.job
             return None

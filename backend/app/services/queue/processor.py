@@ -542,8 +542,8 @@ class Processor:
 
     def _progress_event(self, job: store.Job, event: dict[str, Any]) -> None:
         """Every progress update (each token) goes to in-process followers and Socket.IO clients."""
-        if self.hub is not None:
-            self.hub.publish(job.id, event)
+        if self.hub is not None:  # with its attempt: a follower must not glue two attempts' answers together
+            self.hub.publish(job.id, {**event, "attempt": job.attempt})
         if self.events is not None:
             self.events.job_progress(job, event)
 

@@ -7,6 +7,7 @@ and the final word on how it ended."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from app.services.queue.progress import ProgressHub
 
 ROW_POLL_SECONDS = 0.25  # how often the row is read when nothing arrived in this process
 HUB_STREAMS = ("text_delta", "thinking_delta", "tool_calls")  # a hub event's pieces of the answer
+HUB_BOOKKEEPING = ("attempt", "ended")  # what a hub event says about the run, not progress to pass on
+INTERRUPTED = (
+    "The GPU work was interrupted mid-answer (its worker lost the GPU lease or Ollama failed) and the job "
+    "started again; the answer sent so far is incomplete. Send the request again."
+)
 ROW_STREAMS = ("text", "thinking", "tool_calls")  # the same, gathered, in the job row's progress
 
 
@@ -49,6 +55,12 @@ class Ended:
     job: store.Job
 
 
+@dataclass(frozen=True)
+class Interrupted(Ended):
+    """The job started a new attempt after part of an answer was sent: a second answer cannot be glued to
+    the first one's beginning. `job` is shown as failed with why; the caller should stop the job."""
+
+
 Event = Text | Thinking | ToolCalls | Progress | Ended
 
 
@@ -60,6 +72,17 @@ class _Sent:
     thinking: int = 0
     tool_calls: int = 0
     progress: dict[str, Any] = field(default_factory=dict)
+    attempt: int | None = None  # the attempt the caller has had output from
+
+    def new_attempt(self, attempt: int | None) -> bool:
+        """Whether `attempt` is a run after the one followed so far, once output of that one was sent
+        (before any output, the new attempt is simply followed from its start)."""
+        if attempt is None or attempt == self.attempt:
+            return False
+        if self.attempt is not None and (self.text or self.thinking or self.tool_calls):
+            return True
+        self.attempt, self.text, self.thinking, self.tool_calls = attempt, 0, 0, 0
+        return False
 
     def news(self, text: str, thinking: str, calls: list[dict[str, Any]]) -> list[Event]:
         found: list[Event] = []
@@ -82,20 +105,31 @@ class _Sent:
         return [Progress(fields)]
 
 
-async def follow(db: Executor, hub: ProgressHub | None, job_id: uuid.UUID) -> AsyncIterator[Event]:
+async def follow(
+    db: Executor, hub: ProgressHub | None, job_id: uuid.UUID, *, interrupt: bool = True
+) -> AsyncIterator[Event]:
     """Thinking, tool calls and text in the order they were produced, progress as it changes, then
-    Ended with the finished job."""
+    Ended with the finished job — or Interrupted when, with `interrupt`, the job started again after
+    part of an answer was sent (without it, a caller that only waits for the end sees every attempt)."""
     inbox = hub.subscribe(job_id) if hub is not None else None
     sent = _Sent()
     try:
         while True:
             event = await _next_event(inbox)
             if event is not None and not event.get("ended"):
+                if interrupt and sent.new_attempt(event.get("attempt")):
+                    job = await store.get_job(db, job_id)
+                    if job is not None:
+                        yield _interrupted(job)
+                    return
                 for found in _from_hub(event, sent):
                     yield found
                 continue
             job = await store.get_job(db, job_id)
             if job is None:
+                return
+            if interrupt and job.status == JobStatus.RUNNING and sent.new_attempt(job.attempt):
+                yield _interrupted(job)
                 return
             progress = job.progress
             texts = sent.news(
@@ -125,10 +159,20 @@ def _from_hub(event: dict[str, Any], sent: _Sent) -> list[Event]:
     if text := event.get("text_delta"):
         sent.text += len(text)
         found.append(Text(text))
-    fields = {key: value for key, value in event.items() if key not in HUB_STREAMS and value is not None}
+    fields = {
+        key: value
+        for key, value in event.items()
+        if key not in HUB_STREAMS and key not in HUB_BOOKKEEPING and value is not None
+    }
     if fields:
         found.extend(sent.progress_news({**sent.progress, **fields}))
     return found
+
+
+def _interrupted(job: store.Job) -> Interrupted:
+    return Interrupted(
+        dataclasses.replace(job, status=JobStatus.FAILED, error_kind="interrupted", error_message=INTERRUPTED)
+    )
 
 
 def _answer(result: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
