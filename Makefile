@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo-fleet run test install page browser openapi lint format bench simulate-ollama demo clean
+.PHONY: demo-fleet run test install page browser openapi lint format bench bench-fleet simulate-ollama demo clean
 
 $(INSTALLED): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,13 @@ format: install
 ## A table of aijobs, floor, ratio and aim, medians of 3 interleaved rounds; a few minutes.
 bench: install
 	$(PY) bench/run.py
+
+## The fleet's two schedulers on one seeded trace (bench/fleet_bench.py): 2 GPU hosts (Ollama stand-ins
+## holding one model at a time), 4 models, 4 users; SCHEDULER=fifo, then placement, each on a fresh
+## database with one `aijobs worker`. Model loads, GPU time loading, throughput, waits per user, fairness,
+## and the aims judged on the printed figures. About 5 minutes; not part of `make test`.
+bench-fleet: install
+	$(PY) bench/fleet_bench.py
 
 ## The Ollama stand-in on OLLAMA_PORT (11434), for trying aijobs on a machine without Ollama.
 simulate-ollama: install
