@@ -177,3 +177,60 @@ async def test_a_request_without_a_model_is_placed_by_the_default_model(db: asyn
     assert job.model == "qwen:7b"
     no_model = (await store.enqueue(db, store.NewJob("alice", "alice", "training", {}), quota=10)).job
     assert no_model.model is None
+
+
+async def test_a_host_that_just_loaded_a_model_hands_its_slot_to_a_job_of_that_model(db: asyncpg.Pool) -> None:
+    """The hand-off's pick must see the model the finishing job just loaded (found by bench/fleet_bench.py:
+    it read the host's models as they were before the statement, took a cold job by user turn and
+    threw the fresh model out after one job)."""
+    await add_host(db, "box-a", [])
+    await enqueue(db, "gemma3:4b", user="carol")
+    first = await store.claim(db, slots_of("box-a"), "w")
+    assert first is not None
+    await enqueue(db, "qwen:latest", user="bob")  # bob has not been served: his turn comes first
+    llama = await enqueue(db, "gemma3:4b", user="alice")
+    done = await store.finish(
+        db, first, store.Outcome("completed", result={"load_duration": 5e9}), worker_id="w", slots=slots_of("box-a"),
+        hand_on=True,
+    )  # fmt: skip
+    assert done.next is not None and done.next.job.id == llama.id, "gemma3:4b is loaded now: its job goes next"
+
+
+async def test_a_model_being_loaded_on_another_host_counts_as_loaded_there(db: asyncpg.Pool) -> None:
+    """Both hosts loaded the same model at once: a job whose model another host is loading right now is
+    left for it (while it would be free sooner than a load here takes)."""
+    await add_host(db, "box-a", [])
+    await add_host(db, "box-b", [])
+    await db.execute("UPDATE hosts SET slots = 2 WHERE name = 'box-a'")
+    await enqueue(db, "llama3:latest")
+    assert await store.claim(db, slots_of("box-a", slots=2), "w") is not None  # box-a loads llama3 now
+    await db.execute("UPDATE leases SET expected_end = now() + interval '2 seconds'")
+    waiting = await enqueue(db, "llama3:latest", user="bob")
+    assert await claim(db, "box-b") is None, "box-a has it (loading) and frees a slot before box-b could load it"
+    taken = await store.claim(db, slots_of("box-a", slots=2), "w")
+    assert taken is not None and taken.job.id == waiting.id
+
+
+async def test_past_the_aging_bound_the_oldest_job_goes_first_warm_or_not(db: asyncpg.Pool) -> None:
+    await add_host(db, "box-a", ["llama3:latest"])
+    old_cold = await enqueue(db, "qwen:latest")
+    young_warm = await enqueue(db, "llama3:latest")
+    await db.execute("UPDATE ai_jobs SET run_at = now() - interval '300 seconds' WHERE id = $1", old_cold.id)
+    await db.execute("UPDATE ai_jobs SET run_at = now() - interval '200 seconds' WHERE id = $1", young_warm.id)
+    taken = await claim(db, "box-a", bypass=120)
+    assert taken is not None and taken.id == old_cold.id, "both waited past the bound: the older goes first"
+
+
+async def test_a_load_that_does_not_fit_beside_the_loaded_models_evicts_the_least_recent(db: asyncpg.Pool) -> None:
+    await add_host(db, "box-a", ["llama3:latest", "qwen:latest"], memory=5 * GIB + GIB // 2)
+    await db.execute(
+        """UPDATE hosts SET installed = '{"gemma3:4b": 4294967296, "llama3:latest": 1073741824,
+                                          "qwen:latest": 1073741824}' WHERE name = 'box-a'"""
+    )
+    await enqueue(db, "gemma3:4b")
+    claimed = await store.claim(db, slots_of("box-a"), "w")
+    assert claimed is not None
+    await store.finish(
+        db, claimed, store.Outcome("completed", result={}), worker_id="w", slots=slots_of("box-a"), hand_on=False
+    )
+    assert await db.fetchval("SELECT loaded_models FROM hosts WHERE name = 'box-a'") == ["gemma3:4b", "llama3:latest"]

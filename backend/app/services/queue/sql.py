@@ -179,9 +179,7 @@ SELECT avg(seconds) FROM (
 _PICK = """
     SELECT j.* FROM pool_users u
     CROSS JOIN LATERAL (
-        SELECT {columns},
-               NOT :fifo AND ai_jobs.run_at < now() - make_interval(secs => :bypass) AS aged,
-               NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) AS warm
+        SELECT {columns}, {aged} AS aged, NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) AS warm
         FROM ai_jobs, host
         WHERE ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
           AND ai_jobs.run_at <= now() AND (ai_jobs.queue_deadline IS NULL OR ai_jobs.queue_deadline > now())
@@ -192,21 +190,36 @@ _PICK = """
           AND (:fifo OR ai_jobs.model IS NULL OR ai_jobs.model = ANY(host.loaded_models)
                OR ai_jobs.run_at < now() - make_interval(secs => :bypass) OR NOT EXISTS ({left_for_another}))
           {only}
-        ORDER BY ai_jobs.priority DESC, aged DESC, warm DESC, ai_jobs.created_at, ai_jobs.id
+        ORDER BY ai_jobs.priority DESC, {aged} DESC, CASE WHEN {aged} THEN ai_jobs.run_at END,
+                 NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) DESC,
+                 ai_jobs.created_at, ai_jobs.id
         LIMIT 1
         FOR UPDATE OF ai_jobs SKIP LOCKED
     ) j
     WHERE u.pool = :pool AND {when}
-    ORDER BY j.priority DESC, j.aged DESC, j.warm DESC, u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
+    ORDER BY j.priority DESC, j.aged DESC, CASE WHEN j.aged THEN j.run_at END, j.warm DESC,
+             u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
     LIMIT 1
+"""
+
+# Waited past the aging bound: such a job goes first among its priority, oldest first, warm or not.
+_AGED = "(NOT :fifo AND ai_jobs.run_at < now() - make_interval(secs => :bypass))"
+
+# The models running (or being loaded) on host {host} now: a load in progress is not in /api/ps yet.
+_RUNNING_MODELS = """
+    SELECT r.model FROM leases l JOIN ai_jobs r ON r.id = l.job_id
+    WHERE l.host = {host} AND r.model IS NOT NULL AND r.job_type <> 'model.unload'
+      AND l.expires_at + make_interval(secs => l.grace_seconds) > now()
 """
 
 # A cold job is left for another host that has its model loaded and will be free sooner than this host
 # could load it (a free slot now, or a running job expected to end before this host's load time for the
 # model: learned, else :load_seconds) — until the job has waited :bypass seconds.
-_LEFT_FOR_ANOTHER = """
+_LEFT_FOR_ANOTHER = f"""
     SELECT 1 FROM hosts g
-    WHERE g.name <> host.name AND g.reachable AND NOT g.draining AND ai_jobs.model = ANY(g.loaded_models)
+    WHERE g.name <> host.name AND g.reachable AND NOT g.draining
+      AND (ai_jobs.model = ANY(g.loaded_models)
+           OR ai_jobs.model IN ({_RUNNING_MODELS.format(host="g.name")}))
       AND ai_jobs.requires <@ (g.labels || ARRAY['host:' || g.name])
       AND coalesce((SELECT CASE WHEN count(*) < g.slots THEN now() ELSE min(coalesce(l.expected_end, now())) END
                     FROM leases l WHERE l.host = g.name
@@ -216,8 +229,14 @@ _LEFT_FOR_ANOTHER = """
                 :load_seconds))
 """
 
-# The host a claim is for, if it takes work (up and not draining).
-_HOST = "host AS (SELECT * FROM hosts WHERE name = :host AND reachable AND NOT draining)"
+# The host a claim is for, if it takes work (up and not draining), with what it has loaded: what the
+# prober saw, and the models of the jobs running there (a fresh load is not in /api/ps until it is done;
+# in FINISH this includes the model the finishing job just ran).
+_HOST = f"""host AS (
+    SELECT h.name, h.labels, h.gpu_memory, h.installed,
+           h.loaded_models || ARRAY({_RUNNING_MODELS.format(host="h.name")}) AS loaded_models
+    FROM hosts h WHERE h.name = :host AND h.reachable AND NOT h.draining
+)"""
 
 # Who holds a slot, as the lease records it: the job's operation (from :job_types/:operations, the
 # registry's names) and details, its user, its attempt (the fencing token), the renewing worker, the GPU
@@ -274,7 +293,11 @@ WITH {_HOST}, slot AS (
     LIMIT 1
 ), picked AS ({
     _PICK.format(
-        columns=columns("ai_jobs"), only="", when="EXISTS (SELECT 1 FROM slot)", left_for_another=_LEFT_FOR_ANOTHER
+        columns=columns("ai_jobs"),
+        only="",
+        when="EXISTS (SELECT 1 FROM slot)",
+        left_for_another=_LEFT_FOR_ANOTHER,
+        aged=_AGED,
     )
 }
 ), acquired AS (
@@ -399,6 +422,7 @@ WITH {_HOST}, finished AS (
         only="AND cardinality(ai_jobs.locks) = 0",
         when=":hand_on AND EXISTS (SELECT 1 FROM finished)",
         left_for_another=_LEFT_FOR_ANOTHER,
+        aged=_AGED,
     )
 }
 ), moved AS (
@@ -457,10 +481,23 @@ closed AS (
             excluded.tokens_per_second, c.tokens_per_second
         ),
         updated_at = now()
-), warmed AS (  -- the model is loaded there now (an unload: no longer); the prober corrects evictions
-    UPDATE hosts h SET loaded_models = CASE
-            WHEN f.job_type = 'model.unload' THEN array_remove(h.loaded_models, f.model)
-            ELSE array_prepend(f.model, array_remove(h.loaded_models, f.model)) END
+), warmed AS (
+    -- The model is loaded there now, most recently used first (an unload: no longer). When the host's
+    -- GPU memory is known, the least recently used models that no longer fit beside it are dropped, as
+    -- Ollama evicts them (sizes as /api/ps reported them, else as installed); the prober corrects the rest.
+    UPDATE hosts h SET loaded_models = (
+        SELECT coalesce(array_agg(kept.m ORDER BY kept.n), '{{}}') FROM (
+            SELECT sized.m, sized.n, sum(sized.size) OVER (ORDER BY sized.n) AS used FROM (
+                SELECT t.m, t.n, coalesce(
+                    (SELECT (e ->> 'size')::bigint FROM jsonb_array_elements(h.loaded) e
+                     WHERE lower(e ->> 'name') = t.m LIMIT 1),
+                    (h.installed ->> t.m)::bigint, 0) AS size
+                FROM unnest(CASE WHEN f.job_type = 'model.unload' THEN array_remove(h.loaded_models, f.model)
+                                 ELSE array_prepend(f.model, array_remove(h.loaded_models, f.model)) END)
+                     WITH ORDINALITY AS t(m, n)
+            ) sized
+        ) kept
+        WHERE h.gpu_memory IS NULL OR kept.n = 1 OR kept.used <= h.gpu_memory)
     FROM finished f
     WHERE h.name = :host AND f.model IS NOT NULL AND f.status = 'completed'
 )
