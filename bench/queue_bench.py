@@ -80,7 +80,7 @@ class Worker:
 
     @property
     def pool(self) -> str:
-        return self.processor.slots.pool
+        return self.processor.pool
 
     async def stop(self) -> None:
         await self.processor.stop(grace=5)
