@@ -130,3 +130,14 @@ def test_only_admins_change_hosts(api: Api, sim: Simulator) -> None:
         assert nobody.request(method, path, json=body).status_code == 401
     assert nobody.get(HOSTS).status_code == 401
     assert host(alice.get(HOSTS).json(), "box-a")["draining"] is False  # nothing changed
+
+
+def test_the_default_host_follows_the_settings_and_says_so(api: Api, sim: Simulator) -> None:
+    """Without OLLAMA_HOSTS every process runs the default host with its own OLLAMA_BASE_URL and
+    MAX_CONCURRENT_JOBS; a change of its address or slots here would not last: 409 saying what to do."""
+    admin = api.as_("admin")
+    refused = admin.patch(f"{HOSTS}/default", json={"slots": 4})
+    assert refused.status_code == 409 and "MAX_CONCURRENT_JOBS" in refused.json()["error"]["message"]
+    assert admin.patch(f"{HOSTS}/default", json={"labels": ["a100"]}).status_code == 200
+    assert admin.post(f"{HOSTS}/default/drain").json()["state"] == "draining"
+    assert admin.post(f"{HOSTS}/default/resume").json()["state"] == "up"

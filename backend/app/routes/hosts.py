@@ -38,10 +38,20 @@ async def add_host(request: Request, _admin: AdminUser, body: AddHost) -> HostVi
     return await views.one(db, body.name)
 
 
-@router.patch("/{name}", response_model=HostView, responses={**ADMIN_ERRORS, **NO_HOST, **BAD_INPUT})
+@router.patch(
+    "/{name}",
+    response_model=HostView,
+    responses={
+        **ADMIN_ERRORS,
+        **NO_HOST,
+        **BAD_INPUT,
+        409: {"description": "The default host follows OLLAMA_BASE_URL and MAX_CONCURRENT_JOBS"},
+    },
+)
 async def update_host(request: Request, _admin: AdminUser, name: str, body: UpdateHost) -> HostView:
     """Change a host's address, slots, memory or labels; what is left out stays."""
     db = request.app.state.db
+    hosts.check_configurable(name, body.base_url, body.slots, request.app.state.settings)
     memory = hosts.gpu_memory(body.gpu_memory) if "gpu_memory" in body.model_fields_set else ...
     await hosts.update(db, name, base_url=body.base_url, slots=body.slots, gpu_memory=memory, labels=body.labels)
     return await views.one(db, name)

@@ -4112,6 +4112,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The default host follows OLLAMA_BASE_URL and MAX_CONCURRENT_JOBS */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description A field breaks a rule; which one and the fix */
             422: {
                 headers: {

@@ -173,3 +173,12 @@ async def test_every_change_is_notified(db: asyncpg.Pool, database: str) -> None
         assert [await asyncio.wait_for(heard.get(), 5) for _ in range(4)] == ["box-a"] * 4
     finally:
         await listener.close()
+
+
+def test_slot_keys_belong_to_their_pool() -> None:
+    """Two pools on one database never share a slot: the keys carry the pool (a bench's four pools once
+    all queued for `gpu/0`)."""
+    assert hosts.slot_keys("default", 2, "gpu") == ["gpu/0", "gpu/1"]
+    assert hosts.slot_keys("default", 2, "p10") == ["p10/0", "p10/1"]
+    assert hosts.slot_keys("box-a", 1, "p10") == ["p10/box-a/0"]
+    assert hosts.host_of_slot("p10/box-a/0") == "box-a" and hosts.host_of_slot("p10/1") == "default"

@@ -16,7 +16,7 @@ GIB = 2**30
 def slots_of(host: str, *, fifo: bool = False, bypass: float = 120.0, slots: int = 1) -> store.Slots:
     return store.Slots(
         pool="gpu",
-        keys=fleet_hosts.slot_keys(host, slots),
+        keys=fleet_hosts.slot_keys(host, slots, "gpu"),
         ttl=30,
         grace=0,
         operations={},

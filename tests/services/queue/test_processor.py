@@ -232,3 +232,15 @@ async def _soon(db: asyncpg.Pool) -> Any:
 
 async def _past(db: asyncpg.Pool, job_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT queue_deadline < now() FROM ai_jobs WHERE id = $1", job_id))
+
+
+async def test_without_ollama_hosts_each_processor_runs_the_default_host_as_configured(
+    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+) -> None:
+    """No OLLAMA_HOSTS: the default host is this process's OLLAMA_BASE_URL with its MAX_CONCURRENT_JOBS
+    slots, as before there were hosts — whatever another process wrote into the hosts table."""
+    one = await start_processor(max_concurrent_jobs=1)
+    two = await start_processor(max_concurrent_jobs=2)
+    assert one.drivers["default"].host.slots == 1 and one.drivers["default"].slots.keys == ["gpu/0"]
+    assert two.drivers["default"].host.slots == 2 and two.drivers["default"].slots.keys == ["gpu/0", "gpu/1"]
+    assert two.drivers["default"].host.base_url == sim.base_url == one.drivers["default"].host.base_url

@@ -53,20 +53,19 @@ class Host:
     def takes_work(self) -> bool:
         return self.reachable and not self.draining
 
-    @property
-    def slot_keys(self) -> list[str]:
-        return slot_keys(self.name, self.slots)
+    def slot_keys(self, pool: str = "gpu") -> list[str]:
+        return slot_keys(self.name, self.slots, pool)
 
     @classmethod
     def from_row(cls, row: Any) -> Host:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 
-def slot_keys(host: str, slots: int) -> list[str]:
-    """A host's GPU slots as lease keys: `gpu/<host>/<i>`; the default host keeps `gpu/<i>`."""
+def slot_keys(host: str, slots: int, pool: str = "gpu") -> list[str]:
+    """A host's GPU slots in a pool as lease keys: `gpu/<host>/<i>`; the default host keeps `gpu/<i>`."""
     if host == DEFAULT_HOST:
-        return [f"gpu/{n}" for n in range(slots)]
-    return [f"gpu/{host}/{n}" for n in range(slots)]
+        return [f"{pool}/{n}" for n in range(slots)]
+    return [f"{pool}/{host}/{n}" for n in range(slots)]
 
 
 def host_of_slot(key: str) -> str:
@@ -170,6 +169,17 @@ async def seed(db: Executor, settings: Settings) -> None:
         await sql.UPSERT_HOST.fetchrow(db, **host)
     if settings.ollama_hosts and DEFAULT_HOST not in {host["name"] for host in configured}:
         await sql.DELETE_HOST.fetchrow(db, name=DEFAULT_HOST)  # the named hosts replace it (once it is idle)
+
+
+def check_configurable(name: str, base_url: str | None, slots: int | None, settings: Settings) -> None:
+    """Without OLLAMA_HOSTS, every process runs the default host at its own OLLAMA_BASE_URL with its own
+    MAX_CONCURRENT_JOBS: a change here would not last, so it is refused with what to do instead."""
+    if name == DEFAULT_HOST and not settings.ollama_hosts and (base_url is not None or slots is not None):
+        raise Conflict(
+            "The default host follows OLLAMA_BASE_URL and MAX_CONCURRENT_JOBS: change those and restart, or "
+            "name your hosts in OLLAMA_HOSTS (or add them here) to manage them one by one.",
+            {"host": name, "field": "base_url" if base_url is not None else "slots"},
+        )
 
 
 async def all_hosts(db: Executor) -> list[Host]:

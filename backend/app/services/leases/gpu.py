@@ -60,8 +60,8 @@ async def fleet_slots(conn: Executor, pool: str, capacity: int) -> tuple[list[st
         return keys, keys, capacity
     usable = [host for host in found if host.takes_work]
     return (
-        [key for host in found for key in host.slot_keys],
-        [key for host in usable for key in host.slot_keys],
+        [key for host in found for key in host.slot_keys(pool)],
+        [key for host in usable for key in host.slot_keys(pool)],
         sum(host.slots for host in usable),
     )
 
