@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo-fleet run test install page browser openapi lint format bench bench-fleet simulate-ollama demo clean
+.PHONY: demo-fleet run test install page browser openapi lint format bench bench-fleet chaos simulate-ollama demo clean
 
 $(INSTALLED): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,15 @@ bench: install
 ## and the aims judged on the printed figures. About 5 minutes; not part of `make test`.
 bench-fleet: install
 	$(PY) bench/fleet_bench.py
+
+## A chaos run anyone can repeat (bench/chaos.py): jobs through 3 `aijobs worker` processes on one GPU host
+## (the Ollama stand-in, 2 slots) while a schedule drawn from the seed kills workers with kill -9, freezes
+## others with SIGSTOP (some past lease + grace) and restarts PostgreSQL; prints jobs accepted, completed,
+## failed, lost, run more than once (each explained from job_events), the most in flight at once, and the
+## aims. About 2 minutes; not part of `make test`. Options: `make chaos CHAOS_ARGS="--seed 2 --jobs 200"`.
+CHAOS_ARGS ?=
+chaos: install
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 ## The Ollama stand-in on OLLAMA_PORT (11434), for trying aijobs on a machine without Ollama.
 simulate-ollama: install
