@@ -203,9 +203,14 @@ class Bench:
         await self.bare.open(10)
         self.sim = start_simulator(token_delay=0, tokens=2)
         self.cleanup.append(self.sim.stop)
-        self.w1 = await queue_bench.start_worker(url, self.engine, pool="p1", slots=1)
-        self.w10 = await queue_bench.start_worker(url, self.engine, pool="p10", slots=10)
-        self.quiet = await queue_bench.start_worker(url, self.engine, pool="p1q", slots=1, events=False)
+        # Every worker names the one Ollama there is: they share the database's hosts table, whose default
+        # host each start writes, and the prober would mark a host at a dead address down.
+        sim_url = self.sim.base_url
+        self.w1 = await queue_bench.start_worker(url, self.engine, pool="p1", slots=1, ollama_url=sim_url)
+        self.w10 = await queue_bench.start_worker(url, self.engine, pool="p10", slots=10, ollama_url=sim_url)
+        self.quiet = await queue_bench.start_worker(
+            url, self.engine, pool="p1q", slots=1, events=False, ollama_url=sim_url
+        )
         self.gen = await queue_bench.start_worker(
             url, self.engine, pool="gen", slots=1, ollama_url=self.sim.base_url, noop=False
         )

@@ -197,6 +197,9 @@ def test_any_wait_is_capped_at_max_wait_seconds_and_the_answer_says_the_wait_use
             {"title": "t", "sections": [{"heading": "h", "instructions": "i"}], "model": "no such model!!"},
         ),
         ("/api/ai-agent/jobs", {"job_type": "model.pull", "request": {"model": "no such model!!"}}),
+        ("/api/ai-agent/jobs", {"job_type": "generate", "request": {"model": "Bad Name!", "prompt": "x"}}),
+        ("/api/ai-agent/jobs", {"job_type": "chat", "request": {"model": "Bad Name!", "messages": []}}),
+        ("/api/ai-agent/jobs", {"job_type": "embed", "request": {"model": "Bad Name!", "input": "x"}}),
     ],
 )
 async def test_an_invalid_model_name_is_refused_at_submission(
@@ -205,7 +208,8 @@ async def test_an_invalid_model_name_is_refused_at_submission(
     response = api.as_("alice").post(path, json=body)
     assert response.status_code == 422
     message = response.json()["error"]["message"]
-    assert "model" in message and "invalid model name" in message and "'no such model!!'" in message
+    assert "model" in message and "invalid model name" in message
+    assert "'no such model!!'" in message or "'Bad Name!'" in message
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM ai_jobs"))).scalar() == 0
 
@@ -339,3 +343,9 @@ def test_positions_of_concurrent_submits_are_the_order_the_jobs_start(api: Api, 
     admin.delete("/api/ai-agent/lock/maintenance/0")
     started = sorted(ids, key=lambda job_id: wait_for_status(alice, job_id, {"completed"})["started_at"])
     assert started == sorted(ids, key=positions.__getitem__)
+
+
+def test_only_admins_pull_models_through_the_job_api(api: Api) -> None:
+    """A pull changes every user's model store: as on /api/pull, a user's job is refused with why."""
+    refused = api.as_("alice").post("/api/ai-agent/jobs", json={"job_type": "model.pull", "request": {"model": "x"}})
+    assert refused.status_code == 403 and "only admins" in refused.json()["error"]["message"]

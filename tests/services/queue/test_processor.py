@@ -244,3 +244,46 @@ async def test_without_ollama_hosts_each_processor_runs_the_default_host_as_conf
     assert one.drivers["default"].host.slots == 1 and one.drivers["default"].slots.keys == ["gpu/0"]
     assert two.drivers["default"].host.slots == 2 and two.drivers["default"].slots.keys == ["gpu/0", "gpu/1"]
     assert two.drivers["default"].host.base_url == sim.base_url == one.drivers["default"].host.base_url
+
+
+async def test_a_load_in_its_own_request_is_counted_in_the_jobs_load_time(
+    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+) -> None:
+    """With two slots a cold model is loaded by a request of its own first (one load for both slots); the
+    job's load_duration and the host's learned load time include it (they counted 0 loads)."""
+    sim.configure(load_delay=0.8)  # a load counts as one when it took over LOADED_AFTER (0.5 s)
+    await start_processor(max_concurrent_jobs=2)
+    job = await submit(db, model="tinyllama:latest")
+    done = await job_reaches(db, job.id, TERMINAL)
+    assert done.status == "completed" and done.result_data["load_duration"] >= 0.75e9  # type: ignore[index]
+    cost = await db.fetchrow("SELECT loads, load_seconds FROM host_model_costs WHERE model = 'tinyllama:latest'")
+    assert cost is not None and cost["loads"] == 1 and cost["load_seconds"] >= 0.75
+
+
+async def test_a_heartbeat_judges_only_the_runs_it_asked_about(
+    db: asyncpg.Pool, engine: AsyncEngine, database: str, make_settings: Callable[..., Settings]
+) -> None:
+    """A run that started while a heartbeat was in flight (a hand-off, a claim) was not renewed because it
+    was not asked about: it must not be stopped as if its lease were gone (`make chaos` found such runs
+    stopped and re-queued a moment after they started)."""
+    from app.services.queue.processor import Run
+    from app.services.queue.progress import ProgressReporter
+
+    processor = Processor(settings=make_settings(), engine=engine, database_url=database)
+    await submit(db)
+    await submit(db)
+    slots = store.Slots(pool="gpu", keys=["gpu/0", "gpu/1"], ttl=30, grace=0, operations={})
+    first, second = await store.claim(db, slots, "w"), await store.claim(db, slots, "w")
+    assert first is not None and second is not None
+    asked = Run(first, None, ProgressReporter(lambda _: None), deadline=0.0)  # type: ignore[arg-type]
+    started_meanwhile = Run(second, None, ProgressReporter(lambda _: None), deadline=0.0)  # type: ignore[arg-type]
+    sent = time.monotonic()
+    started_meanwhile.deadline_sent = sent - 0.01  # its hand-off statement was sent just before the heartbeat
+    processor.running = {first.job.id: asked, second.job.id: started_meanwhile}
+    renewal = store.Renewal(first.slot, first.job.id, first.job.attempt, cancel_requested=False)
+    processor._judge_heartbeat([asked], [renewal], sent)
+    assert asked.stop_reason is None and asked.deadline > sent
+    assert started_meanwhile.stop_reason is None, "not asked, so not judged"
+    processor._judge_heartbeat([asked, started_meanwhile], [renewal], sent)
+    assert started_meanwhile.stop_reason == "lease_lost", "asked and not renewed: its lease is gone"
+    asked.watchdog.cancel()  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ so this holds across processes; it is renewed with the job's other leases and re
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from app.services.leases import service as leases
@@ -17,8 +18,9 @@ from app.services.queue.job_type import JobContext
 WAIT_POLL = 0.05
 
 
-def load_key(model: str) -> str:
-    return f"model-load:{model.lower()}"
+def load_key(model: str, host: str | None = None) -> str:
+    """One load of a model at a time on one GPU host (another host loads its own copy)."""
+    return f"model-load:{model.lower()}" if host in (None, "default") else f"model-load:{host}:{model.lower()}"
 
 
 async def is_loaded(ctx: JobContext, model: str) -> bool:
@@ -31,7 +33,7 @@ async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> 
     if not ctx.coordinate_loads or ctx.db is None or ctx.settings is None or await is_loaded(ctx, model):
         return
     job = ctx.job
-    key = load_key(model)
+    key = load_key(model, job.host)
     lease = leases.LeaseRequest(
         holder=str(job.id),
         attempt=job.attempt,
@@ -54,7 +56,9 @@ async def ensure_loaded(ctx: JobContext, model: str, keep_alive: Any = None) -> 
                     load: dict[str, Any] = {"model": model, "prompt": ""}
                     if keep_alive is not None:
                         load["keep_alive"] = keep_alive
-                    await ctx.ollama.generate(**load)
+                    started = time.monotonic()
+                    await ctx.ollama.generate(**load)  # Ollama's load answer carries no durations
+                    ctx.load_seconds += time.monotonic() - started  # the job's result counts it
             finally:
                 await lease_sql.RELEASE_JOB_LEASE.execute(ctx.db, key=key, job_id=job.id, attempt=job.attempt)
             return

@@ -35,6 +35,7 @@ class JobContext:
     default_model: str = "tinyllama"  # for requests that leave the model out: the active model
     settings: Settings | None = None  # for job types that need service configuration (training)
     worker_id: str | None = None  # the processor running it: leases it takes are renewed with its own
+    load_seconds: float = 0.0  # a model load it waited for in its own request (coordinated loads)
 
 
 def describe_validation_error(error: pydantic.ValidationError) -> str:

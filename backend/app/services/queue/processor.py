@@ -461,6 +461,10 @@ class Processor:
             )
             async with asyncio.timeout(job.timeout_seconds):
                 result = await kind.run(context, request)
+            if context.load_seconds and isinstance(result.get("load_duration"), int | float):
+                # The model was loaded by a request of its own first: the run's cost includes it (learned
+                # per host and model, like a load inside the generation).
+                result = {**result, "load_duration": result["load_duration"] + int(context.load_seconds * 1e9)}
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             return self._after_stop(run)
@@ -580,27 +584,37 @@ class Processor:
         while True:
             await asyncio.sleep(interval)
             # Not a run that stopped for a lost lease: its slot may be someone else's already.
-            live = [(run.job.id, run.job.attempt) for run in self.running.values() if run.stop_reason != "lease_lost"]
-            if not live:
+            asked = [run for run in self.running.values() if run.stop_reason != "lease_lost"]
+            if not asked:
                 continue
             sent = time.monotonic()
             try:
                 renewed = await asyncio.wait_for(
-                    store.heartbeat(self._pool(), self.worker_id, self.ttl, live), timeout=interval
+                    store.heartbeat(self._pool(), self.worker_id, self.ttl, [(r.job.id, r.job.attempt) for r in asked]),
+                    timeout=interval,
                 )
             except DATABASE_ERRORS as error:
                 log.warning("heartbeat failed (%s): running jobs stop at their lease deadline unless it returns", error)
                 continue
-            held = {(renewal.job_id, renewal.attempt): renewal for renewal in renewed}
-            for run in list(self.running.values()):
-                renewal = held.get((run.job.id, run.job.attempt))
-                if renewal is not None:
-                    self._renewed(run, sent)
-                    if renewal.cancel_requested:
-                        self._stop(run, "cancelled")
-                elif run.deadline_sent < sent and not run.finishing:
-                    log.warning("job %s: its lease is gone (force-released or expired)", run.job.id)
-                    self._stop(run, "lease_lost")
+            self._judge_heartbeat(asked, renewed, sent)
+
+    def _judge_heartbeat(self, asked: list[Run], renewed: list[store.Renewal], sent: float) -> None:
+        """After a heartbeat sent at `sent` for the runs `asked`: move the deadline of each renewed one (and
+        stop it if its cancel was asked); stop one whose lease is gone. Only the runs it asked about: a run
+        that started while it was in flight (a hand-off, a claim) was not asked, so not renewed — that says
+        nothing about its lease (the chaos run found such runs stopped a moment after they started)."""
+        held = {(renewal.job_id, renewal.attempt): renewal for renewal in renewed}
+        for run in asked:
+            if self.running.get(run.job.id) is not run:
+                continue  # ended meanwhile
+            renewal = held.get((run.job.id, run.job.attempt))
+            if renewal is not None:
+                self._renewed(run, sent)
+                if renewal.cancel_requested:
+                    self._stop(run, "cancelled")
+            elif run.deadline_sent < sent and not run.finishing:
+                log.warning("job %s: its lease is gone (force-released or expired)", run.job.id)
+                self._stop(run, "lease_lost")
 
     async def _progress_loop(self) -> None:
         """Write the progress of every running job that changed, in one statement per interval."""

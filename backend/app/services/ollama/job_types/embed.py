@@ -7,13 +7,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.ollama.loads import ensure_loaded
+from app.services.ollama.names import ValidModelName
 from app.services.queue.job_type import JobContext, JobType
 
 
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1, max_length=300, description="An embedding model, e.g. `nomic-embed-text`.")
+    model: ValidModelName = Field(
+        min_length=1, max_length=300, description="An embedding model, e.g. `nomic-embed-text`."
+    )
     input: str | list[str] = Field(description="One text, or a list of texts for a batch.")
     truncate: bool | None = None
     dimensions: int | None = Field(default=None, ge=1)

@@ -8,7 +8,7 @@ from typing import Any
 import ollama
 
 from app.services.ollama.client import stream_json
-from app.services.ollama.job_types.model_request import ModelRequest, follow_status
+from app.services.ollama.job_types.model_request import AdminOnly, ModelRequest, follow_status
 from app.services.queue.errors import ModelNotFound
 from app.services.queue.job_type import JobContext, JobType
 
@@ -19,7 +19,7 @@ class PullRequest(ModelRequest):
     insecure: bool | None = None
 
 
-class ModelPullJob(JobType[PullRequest]):
+class ModelPullJob(AdminOnly, JobType[PullRequest]):
     job_type = "model.pull"
     label = "Model download"
     operation = "Model Download"

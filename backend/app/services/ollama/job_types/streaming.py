@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.services.ollama.client import stream_json
 from app.services.ollama.loads import ensure_loaded
+from app.services.ollama.names import ValidModelName
 from app.services.queue.job_type import JobContext
 
 KeepAlive = float | str
@@ -33,7 +34,7 @@ class OllamaOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(
+    model: ValidModelName | None = Field(
         default=None,
         min_length=1,
         max_length=300,
