@@ -7,7 +7,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
+
 log = logging.getLogger(__name__)
+
+# Failures a background loop meets when PostgreSQL restarts or the network blinks: not bugs.
+OUTAGES = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 class TaskGroup:
@@ -28,6 +39,10 @@ class TaskGroup:
                 return
             except asyncio.CancelledError:
                 raise
+            except OUTAGES as error:  # the database or a host is away: expected, and said in one line
+                self._errors[name] = f"{type(error).__name__}: {error}"
+                log.warning("background task %s stopped (%s); restarting in %.1fs", name, error, self._restart_delay)
+                await asyncio.sleep(self._restart_delay)
             except Exception as error:
                 self._errors[name] = f"{type(error).__name__}: {error}"
                 log.exception("background task %s crashed; restarting in %.1fs", name, self._restart_delay)
