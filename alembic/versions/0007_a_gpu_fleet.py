@@ -66,7 +66,13 @@ def upgrade() -> None:
     op.add_column("ai_jobs", sa.Column("requires", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False))
     op.add_column("ai_jobs", sa.Column("host", sa.Text(), nullable=True))
     op.execute("UPDATE ai_jobs SET model = lower(request_data ->> 'model') WHERE request_data ? 'model'")
-    op.create_index("ai_jobs_queued_model_idx", "ai_jobs", ["pool", "model"], postgresql_where=QUEUED)
+    # A host's claim probes each user's first queued job of each model it has loaded, in queue order.
+    op.create_index(
+        "ai_jobs_queued_model_idx",
+        "ai_jobs",
+        ["pool", "model", "user_id", sa.text("priority DESC"), "created_at", "id"],
+        postgresql_where=QUEUED,
+    )
     op.add_column("leases", sa.Column("host", sa.Text(), nullable=True))
     op.add_column("leases", sa.Column("expected_end", sa.DateTime(timezone=True), nullable=True))
 

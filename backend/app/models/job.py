@@ -106,7 +106,17 @@ class AIJob(Base):
             "id",
             postgresql_where=text("status = 'queued'"),
         ),
-        Index("ai_jobs_queued_model_idx", "pool", "model", postgresql_where=text("status = 'queued'")),
+        # A host's claim probes each user's first queued job of each model it has loaded, in queue order.
+        Index(
+            "ai_jobs_queued_model_idx",
+            "pool",
+            "model",
+            "user_id",
+            text("priority DESC"),
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
         Index("ai_jobs_user_created_idx", "user_id", text("created_at DESC")),
         Index("ai_jobs_status_idx", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index(

@@ -179,27 +179,49 @@ SELECT avg(seconds) FROM (
 _PICK = """
     SELECT j.* FROM pool_users u
     CROSS JOIN LATERAL (
-        SELECT {columns}, {aged} AS aged, NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) AS warm
-        FROM ai_jobs, host
-        WHERE ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
-          AND ai_jobs.run_at <= now() AND (ai_jobs.queue_deadline IS NULL OR ai_jobs.queue_deadline > now())
-          AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = ANY(ai_jobs.locks)
-                          AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
-          AND ai_jobs.requires <@ (host.labels || ARRAY['host:' || host.name])
-          AND (host.gpu_memory IS NULL OR coalesce((host.installed ->> ai_jobs.model)::bigint, 0) <= host.gpu_memory)
-          AND (:fifo OR ai_jobs.model IS NULL OR ai_jobs.model = ANY(host.loaded_models)
-               OR ai_jobs.run_at < now() - make_interval(secs => :bypass) OR NOT EXISTS ({left_for_another}))
-          {only}
-        ORDER BY ai_jobs.priority DESC, {aged} DESC, CASE WHEN {aged} THEN ai_jobs.run_at END,
-                 NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) DESC,
-                 ai_jobs.created_at, ai_jobs.id
+        SELECT c.* FROM (
+            -- the user's first eligible job in queue order that is not left for another host …
+            SELECT * FROM (
+                SELECT {columns}, {aged} AS aged,
+                       NOT :fifo AND coalesce(ai_jobs.model = ANY(host.loaded_models), false) AS warm
+                FROM ai_jobs, host
+                WHERE {eligible}
+                  AND (:fifo OR ai_jobs.model IS NULL OR ai_jobs.model = ANY(host.loaded_models)
+                       OR {aged} OR NOT EXISTS ({left_for_another}))
+                ORDER BY ai_jobs.priority DESC, ai_jobs.created_at, ai_jobs.id
+                LIMIT 1
+                FOR UPDATE OF ai_jobs SKIP LOCKED
+            ) head
+            UNION ALL
+            -- … and, with placement, their first eligible job of each model the host has loaded
+            SELECT warm.* FROM host CROSS JOIN unnest(host.loaded_models) AS m(model)
+            CROSS JOIN LATERAL (
+                SELECT {columns}, {aged} AS aged, true AS warm
+                FROM ai_jobs
+                WHERE NOT :fifo AND ai_jobs.model = m.model AND {eligible}
+                ORDER BY ai_jobs.priority DESC, ai_jobs.created_at, ai_jobs.id
+                LIMIT 1
+                FOR UPDATE OF ai_jobs SKIP LOCKED
+            ) warm
+        ) c
+        ORDER BY c.priority DESC, c.aged DESC, CASE WHEN c.aged THEN c.run_at END, c.warm DESC, c.created_at, c.id
         LIMIT 1
-        FOR UPDATE OF ai_jobs SKIP LOCKED
     ) j
     WHERE u.pool = :pool AND {when}
     ORDER BY j.priority DESC, j.aged DESC, CASE WHEN j.aged THEN j.run_at END, j.warm DESC,
              u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
     LIMIT 1
+"""
+
+# A queued job of the user `u` the host may run now: due, before its queue deadline, its extra lease keys
+# free, the labels it requires on the host, its model fitting the host's GPU memory (when known).
+_ELIGIBLE = """
+    ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
+    AND ai_jobs.run_at <= now() AND (ai_jobs.queue_deadline IS NULL OR ai_jobs.queue_deadline > now())
+    AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = ANY(ai_jobs.locks)
+                    AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
+    AND ai_jobs.requires <@ (host.labels || ARRAY['host:' || host.name])
+    AND (host.gpu_memory IS NULL OR coalesce((host.installed ->> ai_jobs.model)::bigint, 0) <= host.gpu_memory)
 """
 
 # Waited past the aging bound: such a job goes first among its priority, oldest first, warm or not.
@@ -228,6 +250,18 @@ _LEFT_FOR_ANOTHER = f"""
                 (SELECT c.load_seconds FROM host_model_costs c WHERE c.host = host.name AND c.model = ai_jobs.model),
                 :load_seconds))
 """
+
+
+def _pick(*, when: str, only: str = "") -> str:
+    """The next job for the host (`_PICK`), if `when`; `only`: a further condition on it."""
+    return _PICK.format(
+        columns=columns("ai_jobs"),
+        eligible=_ELIGIBLE + only,
+        when=when,
+        left_for_another=_LEFT_FOR_ANOTHER,
+        aged=_AGED,
+    )
+
 
 # The host a claim is for, if it takes work (up and not draining), with what it has loaded: what the
 # prober saw, and the models of the jobs running there (a fresh load is not in /api/ps until it is done;
@@ -291,15 +325,7 @@ WITH {_HOST}, slot AS (
     ) free
     WHERE pg_try_advisory_xact_lock(hashtext('aijobs-slot:' || free.key))
     LIMIT 1
-), picked AS ({
-    _PICK.format(
-        columns=columns("ai_jobs"),
-        only="",
-        when="EXISTS (SELECT 1 FROM slot)",
-        left_for_another=_LEFT_FOR_ANOTHER,
-        aged=_AGED,
-    )
-}
+), picked AS ({_pick(when="EXISTS (SELECT 1 FROM slot)")}
 ), acquired AS (
     INSERT INTO leases AS l ({_LEASE_COLUMNS}, grace_seconds)
     SELECT {_HOLD.format(slot="slot.key", job="picked", host=":host")}, :grace::float8 FROM slot, picked
@@ -416,15 +442,7 @@ WITH {_HOST}, finished AS (
     DELETE FROM leases WHERE job_id = :job_id AND attempt = :attempt AND key <> :slot
       AND EXISTS (SELECT 1 FROM finished)
     RETURNING key
-), next AS ({
-    _PICK.format(
-        columns=columns("ai_jobs"),
-        only="AND cardinality(ai_jobs.locks) = 0",
-        when=":hand_on AND EXISTS (SELECT 1 FROM finished)",
-        left_for_another=_LEFT_FOR_ANOTHER,
-        aged=_AGED,
-    )
-}
+), next AS ({_pick(when=":hand_on AND EXISTS (SELECT 1 FROM finished)", only="AND cardinality(ai_jobs.locks) = 0")}
 ), moved AS (
     UPDATE leases l SET {", ".join(f"{name} = h.{name}" for name in _LEASE_COLUMNS.split(", ") if name != "key")}
     FROM (SELECT {_HOLD.format(slot=":slot", job="next", host=":host")} FROM next) AS h({_LEASE_COLUMNS})
