@@ -19,8 +19,8 @@ MAINTENANCE_OPERATION = "Maintenance"
 
 
 def slot_keys(pool: str, slots: int) -> list[str]:
-    """The lease keys of a pool's GPU slots: `gpu/0 … gpu/N-1`."""
-    return [f"{pool}/{n}" for n in range(slots)]
+    """The lease keys of the default host's GPU slots in a pool: `gpu/0 … gpu/N-1` (one rule, the fleet's)."""
+    return fleet_hosts.slot_keys(fleet_hosts.DEFAULT_HOST, slots, pool)
 
 
 def busy_message(holder: Holder) -> str:
