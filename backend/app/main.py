@@ -31,6 +31,7 @@ from app.services.accounts import users
 from app.services.accounts.auth import Authenticator
 from app.services.fleet import hosts as fleet_hosts
 from app.services.job_types import JOB_TYPES
+from app.services.ollama import capabilities
 from app.services.queue.processor import Processor
 from app.services.queue.progress import ProgressHub
 from app.services.realtime import server
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             base_url=settings.ollama_base_url,
             timeout=httpx.Timeout(settings.ollama_read_timeout, connect=settings.ollama_connect_timeout),
         )
+        app.state.shown_models = capabilities.ShownModels(app.state.ollama_http)
         processor = None
         if settings.run_processor:
             processor = Processor(settings=settings, engine=engine, database_url=url, hub=app.state.hub, events=events)

@@ -76,6 +76,7 @@ async def queue_job(
     *,
     idempotency_key: str | None = None,
     reject_if_busy: bool = False,
+    with_place: bool = True,
 ) -> submissions.Submitted:
     """The one way a route queues a job: submit it, then tell Socket.IO clients. `body` may be a function
     that writes what the job refers to (a training set) and returns the submission: both are then one
@@ -83,12 +84,24 @@ async def queue_job(
     settings = request.app.state.settings
     if isinstance(body, SubmitJob):  # one statement each, auto-committed: no transaction round trips
         submitted = await submissions.submit(
-            request.app.state.db, user, body, settings, idempotency_key, reject_if_busy=reject_if_busy
+            request.app.state.db,
+            user,
+            body,
+            settings,
+            idempotency_key,
+            reject_if_busy=reject_if_busy,
+            with_place=with_place,
         )
     else:
         async with request.app.state.db.acquire() as conn, conn.transaction():
             submitted = await submissions.submit(
-                conn, user, await body(conn), settings, idempotency_key, reject_if_busy=reject_if_busy
+                conn,
+                user,
+                await body(conn),
+                settings,
+                idempotency_key,
+                reject_if_busy=reject_if_busy,
+                with_place=with_place,
             )
     request.app.state.events.job_submitted(submitted)  # after the commit: the job is there to be read
     return submitted
@@ -110,6 +123,7 @@ async def submit_and_answer(
     reject = if_busy == "reject" or (prefer is not None and "if-busy=reject" in prefer.replace(" ", "").lower())
     submitted = await queue_job(request, user, body, idempotency_key=idempotency_key, reject_if_busy=reject)
     job = submitted.job
+    assert submitted.lock is not None  # submitted with its place
     waited = None if wait is None else min(wait, settings.max_wait_seconds)
     if waited:
         ended = await submissions.wait_for_end(request.app.state.db, job.id, waited)

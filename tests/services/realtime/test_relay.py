@@ -33,6 +33,37 @@ async def test_text_arrives_as_produced_then_the_end(db: asyncpg.Pool) -> None:
     assert isinstance(rest[-1], relay.Ended) and rest[-1].job.status == "completed"
 
 
+class NoReads:
+    """A database the follower must not need: the end it was handed is the row as written."""
+
+    async def fetchrow(self, *_args: object) -> None:
+        raise AssertionError("the follower read the row although the end came with it")
+
+
+async def test_an_end_published_with_the_written_row_is_not_read_again(db: asyncpg.Pool) -> None:
+    """The processor hands the follower the job as its outcome wrote it: the drop-in answer does not wait
+    for one more round trip (make bench's broker overhead)."""
+    hub = ProgressHub()
+    await enqueue(db, new_job())
+    claimed = await claim(db)
+    assert claimed is not None
+    events = relay.follow(NoReads(), hub, claimed.job.id)  # type: ignore[arg-type]
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)  # let the follower subscribe
+    finished = await store.finish(
+        db, claimed, store.Outcome("completed", result={"response": "Hi"}), worker_id="w1", slots=SLOTS,
+        hand_on=False,
+    )  # fmt: skip
+    hub.publish(claimed.job.id, {"ended": True, "job": finished.job})
+    assert await first == relay.Text("Hi")
+    ended = await anext(events)
+    assert (
+        isinstance(ended, relay.Ended)
+        and ended.job.status == "completed"
+        and ended.job.result_data == {"response": "Hi"}
+    )
+
+
 async def test_without_a_hub_the_row_is_followed(db: asyncpg.Pool) -> None:
     await enqueue(db, new_job())
     claimed = await claim(db)

@@ -126,9 +126,10 @@ async def submit(
     (`check`: as which endpoint) whether it has the model and the model can do what is asked."""
     state = request.app.state
     if check is not None:
-        await capabilities.check(state.ollama_http, check, body)
+        await capabilities.check(state.shown_models, check, body)
     submission = SubmitJob(job_type=job_type, request=body, details=details)
-    return (await queue_job(request, user, submission)).job
+    # Its caller waits for the answer, not for a position: the job's Socket.IO update works that out later.
+    return (await queue_job(request, user, submission, with_place=False)).job
 
 
 def cancel_soon(request: Request, job_id: uuid.UUID, who: str) -> None:
@@ -228,7 +229,11 @@ async def run(
 ) -> store.Job:
     """Submit and wait for the completed job (for callers that did not ask for a stream)."""
     job = await submit(request, user, job_type, body, details, check)
-    return await Follower(request, job, user).outcome()
+    try:
+        return await Follower(request, job, user).outcome()
+    finally:
+        if job_type.startswith("model."):  # a model was pulled, created, copied or removed (or tried to be)
+            request.app.state.shown_models.forget()
 
 
 def known_fields(body: dict[str, Any], job_type: str) -> dict[str, Any]:

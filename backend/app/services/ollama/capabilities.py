@@ -6,6 +6,7 @@ no GPU time, so asking first keeps Ollama's answers — same status, same words 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Literal
 
 import httpx
@@ -13,6 +14,11 @@ import httpx
 from app.errors import AppError
 
 Endpoint = Literal["generate", "chat", "embed"]
+
+# How long Ollama's answer that it has a model is believed without asking again. Asking costs an HTTP
+# round trip on every drop-in request (make bench: about a millisecond of the broker's overhead); a model
+# removed meanwhile is still refused, by Ollama, when the job runs (the same 404, only later).
+SHOWN_SECONDS = 10.0
 
 
 class OllamaRefuses(AppError):
@@ -56,7 +62,29 @@ def _error_of(reply: httpx.Response) -> str:
         return reply.text
 
 
-async def check(http: httpx.AsyncClient, endpoint: Endpoint, body: dict[str, Any]) -> None:
+class ShownModels:
+    """Ollama's /api/show answers for models it has, kept for SHOWN_SECONDS (a refusal is never kept:
+    a model pulled a moment later is found at once). `forget()` after the models change through aijobs."""
+
+    def __init__(self, http: httpx.AsyncClient, seconds: float = SHOWN_SECONDS) -> None:
+        self.http = http
+        self.seconds = seconds
+        self._kept: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def show(self, model: str) -> dict[str, Any] | None:
+        kept = self._kept.get(model)
+        if kept is not None and time.monotonic() < kept[0]:
+            return kept[1]
+        shown = await show(self.http, model)
+        if shown is not None:
+            self._kept[model] = (time.monotonic() + self.seconds, shown)
+        return shown
+
+    def forget(self) -> None:
+        self._kept.clear()
+
+
+async def check(models: ShownModels, endpoint: Endpoint, body: dict[str, Any]) -> None:
     """Raise OllamaRefuses with Ollama's answer if it would refuse `body` at `endpoint` for its model
     or the model's capabilities. If Ollama cannot be asked now, the request is queued as is: the job
     retries until Ollama is back, and then Ollama's answer is the job's."""
@@ -64,7 +92,7 @@ async def check(http: httpx.AsyncClient, endpoint: Endpoint, body: dict[str, Any
     if not model:
         return  # no model: the job runs the active model
     try:
-        shown = await show(http, model)
+        shown = await models.show(model)
     except httpx.HTTPError:
         return
     if shown is None:

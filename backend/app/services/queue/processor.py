@@ -431,8 +431,8 @@ class Processor:
             # write), or a retry is now due later: the claim loop looks (and sleeps until the retry is due).
             # When the statement did look and found none, a new job's NOTIFY wakes the loop.
             self._wake.set()
-        if self.hub is not None:
-            self.hub.publish(job.id, {"ended": True})  # its outcome is in the job row now
+        if self.hub is not None:  # its outcome is in the job row now, and here is the row as written
+            self.hub.publish(job.id, {"ended": True, "job": finished.job if finished else None})
         if self.events is not None:  # after the next job started: the GPU does not wait on Socket.IO
             self.events.job_changed(job.id, snapshot=finished.job if finished else None)
         self._log_end(run, outcome, finished)

@@ -34,11 +34,13 @@ MIN_SECONDS_LEFT = 3.0  # what a running job is assumed to still need, however l
 
 @dataclass(frozen=True)
 class Submitted:
+    """A queued job and, when asked for (`with_place`), where it stands: its position, ETA, the GPU lock."""
+
     job: store.Job
     created: bool
-    position: int | None
-    eta_seconds: float | None
-    lock: gpu.GpuLock
+    position: int | None = None
+    eta_seconds: float | None = None
+    lock: gpu.GpuLock | None = None
 
 
 class GpuBusy(Conflict):
@@ -55,8 +57,10 @@ async def submit(
     idempotency_key: str | None = None,
     *,
     reject_if_busy: bool = False,
+    with_place: bool = True,
 ) -> Submitted:
-    """Validate and queue a job (one statement, the quota checked in it), then where it stands (one more)."""
+    """Validate and queue a job (one statement, the quota checked in it), then, `with_place`, where it
+    stands (one more: a drop-in front, whose caller waits for the answer, does without)."""
     new, request = _new_job(user, body, settings, idempotency_key)
     await JOB_TYPES[new.job_type].authorize(conn, user, request)
     if reject_if_busy:
@@ -77,6 +81,8 @@ async def submit(
         ) from None
     if not enqueued.created:
         _check_same_request(enqueued.job, new)
+    if not with_place:
+        return Submitted(job=enqueued.job, created=enqueued.created)
     place = await store.place(conn, enqueued.job.id, with_queue_length=True)
     assert place is not None
     return Submitted(

@@ -109,9 +109,14 @@ class Events:
         self.lock_changed()
 
     def job_submitted(self, submitted: submissions.Submitted) -> None:
-        """A new job: its update carries the position and ETA the submission already worked out."""
-        if submitted.created:
-            job = submitted.job
+        """A new job: its update carries the position and ETA the submission worked out, if it did (else
+        the update is read when it is sent, off the submitting request's path)."""
+        if not submitted.created:
+            return
+        job = submitted.job
+        if submitted.lock is None:
+            self.job_changed(job.id)
+        else:
             self.job_changed(job.id, job, views.status_view(job, submitted.position, submitted.eta_seconds))
 
     def job_progress(self, job: store.Job, update: dict[str, Any]) -> None:

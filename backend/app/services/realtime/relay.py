@@ -125,7 +125,9 @@ async def follow(
                 for found in _from_hub(event, sent):
                     yield found
                 continue
-            job = await store.get_job(db, job_id)
+            # The job's run ended here (the row as its outcome wrote it), or nothing came: read the row.
+            written = event.get("job") if event is not None else None
+            job = written if isinstance(written, store.Job) else await store.get_job(db, job_id)
             if job is None:
                 return
             if interrupt and job.status == JobStatus.RUNNING and sent.new_attempt(job.attempt):
