@@ -15,7 +15,8 @@ from app.services.accounts.users import User
 bearer_scheme = HTTPBearer(auto_error=False, description="An aijobs API key, or a JWT / Firebase ID token.")
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop on every request
     return request.app.state.settings
 
 
