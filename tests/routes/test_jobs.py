@@ -141,6 +141,11 @@ def test_list_filters_and_paginates_newest_first(api: Api, sim: Simulator) -> No
     assert listed == list(reversed(ids)) and second["next_cursor"] is None  # bob's job is not in alice's list
     assert alice.get("/api/ai-agent/jobs", params={"status": "failed"}).json()["jobs"] == []
     assert len(alice.get("/api/ai-agent/jobs", params={"type": "generate"}).json()["jobs"]) == 5
+    assert alice.get("/api/ai-agent/jobs", params={"type": "embed"}).json()["jobs"] == []
+    assert len(alice.get("/api/ai-agent/jobs", params={"job_type": "generate"}).json()["jobs"]) == 5
+    assert alice.get("/api/ai-agent/jobs", params={"job_type": "embed"}).json()["jobs"] == [], "job_type filters too"
+    unknown = alice.get("/api/ai-agent/jobs", params={"job_type": "generat"})
+    assert unknown.status_code == 422 and "generate" in unknown.json()["error"]["message"]
     everyone = api.as_("admin").get("/api/ai-agent/jobs", params={"all": "true"}).json()["jobs"]
     assert len(everyone) == 6
     assert alice.get("/api/ai-agent/jobs", params={"status": "done"}).status_code == 422

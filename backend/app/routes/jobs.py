@@ -293,7 +293,10 @@ async def list_jobs(
     request: Request,
     user: CurrentUser,
     statuses: StatusFilter = None,
-    job_type: Annotated[str | None, Query(alias="type", max_length=100)] = None,
+    type_filter: Annotated[str | None, Query(alias="type", max_length=100, description="Only this job type.")] = None,
+    job_type: Annotated[
+        str | None, Query(max_length=100, description="The same as `type`, named as the jobs name it.")
+    ] = None,
     since: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -305,6 +308,7 @@ async def list_jobs(
             raise InvalidInput(
                 f"Unknown status {value!r}: use queued, running, completed, failed or cancelled.", {"field": "status"}
             )
+    job_type = _job_type_filter(type_filter, job_type)
     page, next_cursor = await submissions.list_jobs(
         request.app.state.db,
         user,
@@ -316,6 +320,22 @@ async def list_jobs(
         all_users=all_users,
     )
     return JobList(jobs=[status_view(job) for job in page], next_cursor=next_cursor)
+
+
+def _job_type_filter(type_filter: str | None, job_type: str | None) -> str | None:
+    """`?type=` or `?job_type=` (each job names its type `job_type`: a filter by that name was ignored,
+    and the list came back unfiltered). A type no job can have is an error, not an empty list."""
+    if type_filter is not None and job_type is not None and type_filter != job_type:
+        raise InvalidInput(
+            f"Two job types asked for ({type_filter!r} and {job_type!r}): give one, as `type` or `job_type`.",
+            {"field": "job_type"},
+        )
+    wanted = type_filter if type_filter is not None else job_type
+    if wanted is not None and wanted not in JOB_TYPES:
+        raise InvalidInput(
+            f"Unknown job type {wanted!r}: use one of {', '.join(sorted(JOB_TYPES))}.", {"field": "job_type"}
+        )
+    return wanted
 
 
 @router.get("/jobs/stats", response_model=JobStats, responses=ERRORS)

@@ -4457,7 +4457,10 @@ export interface operations {
             query?: {
                 /** @description Only these statuses (repeat the parameter for several). */
                 status?: string[] | null;
+                /** @description Only this job type. */
                 type?: string | null;
+                /** @description The same as `type`, named as the jobs name it. */
+                job_type?: string | null;
                 since?: string | null;
                 cursor?: string | null;
                 limit?: number;
