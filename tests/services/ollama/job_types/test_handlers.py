@@ -45,6 +45,32 @@ async def test_generate_passes_options_format_and_system_through(
     assert done.result_data["eval_count"] == 3
 
 
+async def test_generation_with_num_predict_reports_a_percent_that_moves(
+    db: asyncpg.Pool, processor: Processor, sim: Simulator
+) -> None:
+    """num_predict bounds the answer's length: the percent is the tokens so far against it (an answer
+    without one reports no percent past 0: its length is unknown, the page shows tokens instead)."""
+    sim.configure(token_delay=0.05, tokens=200)
+    job = await submit(db, request={"model": "tinyllama", "prompt": "Count", "options": {"num_predict": 40}})
+    seen: list[tuple[int, int]] = []
+
+    async def midway() -> bool:
+        current = await job_reaches(db, job.id, {"queued", "running", *TERMINAL})
+        if current.status == "running" and current.progress.get("tokens"):
+            seen.append((current.progress["tokens"], current.progress.get("percent", 0)))
+        return len({percent for _, percent in seen if 0 < percent < 100}) >= 2 or current.status in TERMINAL
+
+    await until(midway, within=30, what="two percents between 0 and 100 while it runs")
+    assert len({percent for _, percent in seen if 0 < percent < 100}) >= 2, seen
+    assert all(percent <= tokens * 100 // 40 for tokens, percent in seen), "never ahead of the tokens produced"
+    done = await job_reaches(db, job.id, TERMINAL)
+    assert done.status == "completed" and done.progress["percent"] == 100
+
+    sim.configure(token_delay=0.001, tokens=5)
+    unbounded = await job_reaches(db, (await submit(db, request={"model": "tinyllama", "prompt": "Hi"})).id, TERMINAL)
+    assert unbounded.status == "completed" and unbounded.progress["tokens"] == 5
+
+
 async def test_chat_assembles_the_streamed_message(db: asyncpg.Pool, processor: Processor) -> None:
     request = {"model": "tinyllama", "messages": [{"role": "user", "content": "Hello"}]}
     done = await job_reaches(db, (await submit(db, "chat", request=request)).id, TERMINAL)

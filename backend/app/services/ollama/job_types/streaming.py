@@ -65,10 +65,16 @@ class Answer:
     final: dict[str, Any] = field(default_factory=dict)  # FINAL_FIELDS present in the done chunk (and context)
 
 
-async def stream_answer(ctx: JobContext, chunks: AsyncIterator[dict[str, Any]], *, chat: bool) -> Answer:
+async def stream_answer(
+    ctx: JobContext, chunks: AsyncIterator[dict[str, Any]], *, chat: bool, at_most: int | None = None
+) -> Answer:
     """Consume Ollama's NDJSON chunks (chat's `message` or generate's `response`), reporting text,
     reasoning and tool calls as they arrive. `aclosing` closes the HTTP stream on every exit,
-    cancellation included, so Ollama stops generating when the job is cancelled."""
+    cancellation included, so Ollama stops generating when the job is cancelled.
+
+    `at_most`: the request's `num_predict` (the most tokens Ollama will produce, a chunk each): the
+    percent is then the tokens so far against it — it can only run behind (an answer may end sooner),
+    never ahead. Without it, the length is unknown and no percent is reported beyond the first 0."""
     answer = Answer()
     texts: list[str] = []
     thoughts: list[str] = []
@@ -89,6 +95,7 @@ async def stream_answer(ctx: JobContext, chunks: AsyncIterator[dict[str, Any]], 
                 tool_calls=list(answer.tool_calls) if calls else None,
                 tokens=pieces,
                 message="thinking" if thinking and not text else "generating",
+                percent=min(99, pieces * 100 // at_most) if at_most else None,
             )
             if chunk.get("done"):
                 answer.final = {name: chunk[name] for name in (*FINAL_FIELDS, "context") if chunk.get(name)}
@@ -120,4 +127,7 @@ async def generate_streamed(ctx: JobContext, request: OllamaOptions, path: str) 
     ctx.progress.update(message=f"waiting for {model}", percent=0)
     await ensure_loaded(ctx, model, request.keep_alive)
     body = {**request.model_dump(exclude_none=True), "model": model, "stream": True}
-    return model, await stream_answer(ctx, stream_json(ctx.ollama, path, body), chat=path == "/api/chat")
+    limit = (request.options or {}).get("num_predict")
+    at_most = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+    chunks = stream_json(ctx.ollama, path, body)
+    return model, await stream_answer(ctx, chunks, chat=path == "/api/chat", at_most=at_most)
