@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Iterator
 
 import asyncpg
+import httpx
 import pytest
 
 from app.services.fleet import hosts as fleet_hosts
@@ -171,6 +172,37 @@ async def test_a_drained_host_finishes_its_running_job_and_takes_no_new_one(
         finished = await job_reaches(db, running.id, {"completed", "failed"}, within=60)
         assert finished.status == "completed" and finished.host == "box-a" and finished.attempt == 1
         assert box_a.stats()["requests"].get("generate") == 1
+    finally:
+        worker.stop()
+        box_a.stop()
+        box_b.stop()
+
+
+async def test_a_job_goes_only_to_a_host_that_has_its_model(db: asyncpg.Pool, service_env: dict[str, str]) -> None:
+    """Hosts holding different models: a job for a model only box-b has must not land on an idle box-a,
+    whose Ollama would answer "model not found" and fail it. A model no host has still ends at once,
+    with Ollama's 404, instead of waiting in the queue forever."""
+    box_a, box_b = start_simulator(token_delay=0.003, tokens=5), start_simulator(token_delay=0.003, tokens=5)
+    copied = httpx.post(f"{box_b.base_url}/api/copy", json={"source": "tinyllama", "destination": "only-on-b"})
+    assert copied.status_code == 200
+    env = {**service_env, "OLLAMA_HOSTS": f"box-a {box_a.base_url}; box-b {box_b.base_url}", "SCHEDULER": "fifo"}
+    env["HOST_PROBE_INTERVAL"] = "0.5"
+    worker = await asyncio.to_thread(start_worker, env)
+    try:
+
+        async def probed() -> bool:
+            hosts = {host.name: host for host in await fleet_hosts.all_hosts(db)}
+            return bool(hosts["box-a"].installed) and "only-on-b:latest" in hosts["box-b"].installed
+
+        await until(probed, within=30, what="both hosts probed, with their models")
+        jobs = [await enqueue(db, n, "only-on-b:latest", f"user{n}", retries=0) for n in range(4)]
+        for job in jobs:
+            done = await job_reaches(db, job.id, {"completed", "failed"}, within=60)
+            assert done.status == "completed" and done.host == "box-b", done.error_message
+        assert box_a.stats()["requests"]["generate"] == 0, "box-a was never asked for a model it lacks"
+        nowhere = await enqueue(db, 9, "nowhere:latest", "user9", retries=0)
+        ended = await job_reaches(db, nowhere.id, {"completed", "failed"}, within=60)
+        assert ended.status == "failed" and "not found" in (ended.error_message or "")
     finally:
         worker.stop()
         box_a.stop()

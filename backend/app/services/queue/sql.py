@@ -214,7 +214,8 @@ _PICK = """
 """
 
 # A queued job of the user `u` the host may run now: due, before its queue deadline, its extra lease keys
-# free, the labels it requires on the host, its model fitting the host's GPU memory (when known).
+# free, the labels it requires on the host, its model fitting the host's GPU memory (when known) and
+# installed there (`_HAS_MODEL`).
 _ELIGIBLE = """
     ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
     AND ai_jobs.run_at <= now() AND (ai_jobs.queue_deadline IS NULL OR ai_jobs.queue_deadline > now())
@@ -222,7 +223,18 @@ _ELIGIBLE = """
                     AND l.expires_at + make_interval(secs => l.grace_seconds) > now())
     AND ai_jobs.requires <@ (host.labels || ARRAY['host:' || host.name])
     AND (host.gpu_memory IS NULL OR coalesce((host.installed ->> ai_jobs.model)::bigint, 0) <= host.gpu_memory)
+    AND {has_model}
 """
+
+# The host has the job's model (as its last probe listed them), so Ollama there will not answer "model not
+# found": in a fleet whose hosts hold different models, a job goes where its model is. Any host may take
+# it when its probe has not listed models yet, when it is an unload, or when no host that takes work has
+# the model (then Ollama's own 404 ends the job at once, rather than the job waiting in the queue forever).
+_HAS_MODEL = """(
+    ai_jobs.model IS NULL OR ai_jobs.job_type = 'model.unload' OR {host}.installed = '{{}}'::jsonb
+    OR {host}.installed ? ai_jobs.model
+    OR NOT EXISTS (SELECT 1 FROM hosts g WHERE g.reachable AND NOT g.draining AND g.installed ? ai_jobs.model)
+)"""
 
 # Waited past the aging bound: such a job goes first among its priority, oldest first, warm or not.
 _AGED = "(NOT :fifo AND ai_jobs.run_at < now() - make_interval(secs => :bypass))"
@@ -256,7 +268,7 @@ def _pick(*, when: str, only: str = "") -> str:
     """The next job for the host (`_PICK`), if `when`; `only`: a further condition on it."""
     return _PICK.format(
         columns=columns("ai_jobs"),
-        eligible=_ELIGIBLE + only,
+        eligible=_ELIGIBLE.format(has_model=_HAS_MODEL.format(host="host")) + only,
         when=when,
         left_for_another=_LEFT_FOR_ANOTHER,
         aged=_AGED,
@@ -550,6 +562,7 @@ FROM idle i JOIN ai_jobs q
  AND q.requires <@ (i.labels || ARRAY['host:' || i.name])
  AND NOT q.model = ANY(i.loaded_models)
  AND (i.gpu_memory IS NULL OR coalesce((i.installed ->> q.model)::bigint, 0) <= i.gpu_memory)
+ AND (i.installed = '{}'::jsonb OR i.installed ? q.model)
 WHERE NOT EXISTS (SELECT 1 FROM idle o WHERE q.model = ANY(o.loaded_models))
   AND NOT EXISTS (SELECT 1 FROM loading g WHERE g.model = q.model OR g.requires @> ARRAY['host:' || i.name])
 GROUP BY i.name, q.model
