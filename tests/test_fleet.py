@@ -183,7 +183,8 @@ async def test_a_job_goes_only_to_a_host_that_has_its_model(db: asyncpg.Pool, se
     whose Ollama would answer "model not found" and fail it. A model no host has still ends at once,
     with Ollama's 404, instead of waiting in the queue forever."""
     box_a, box_b = start_simulator(token_delay=0.003, tokens=5), start_simulator(token_delay=0.003, tokens=5)
-    copied = httpx.post(f"{box_b.base_url}/api/copy", json={"source": "tinyllama", "destination": "only-on-b"})
+    async with httpx.AsyncClient(base_url=box_b.base_url) as http:
+        copied = await http.post("/api/copy", json={"source": "tinyllama", "destination": "only-on-b"})
     assert copied.status_code == 200
     env = {**service_env, "OLLAMA_HOSTS": f"box-a {box_a.base_url}; box-b {box_b.base_url}", "SCHEDULER": "fifo"}
     env["HOST_PROBE_INTERVAL"] = "0.5"
