@@ -30,6 +30,7 @@ from app.routes.fronts import ollama, openai
 from app.services.accounts import users
 from app.services.accounts.auth import Authenticator
 from app.services.fleet import hosts as fleet_hosts
+from app.services.fleet.catalogue import Catalogue
 from app.services.job_types import JOB_TYPES
 from app.services.ollama import capabilities
 from app.services.queue.processor import Processor
@@ -202,7 +203,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             base_url=settings.ollama_base_url,
             timeout=httpx.Timeout(settings.ollama_read_timeout, connect=settings.ollama_connect_timeout),
         )
-        app.state.shown_models = capabilities.ShownModels(app.state.ollama_http)
+        app.state.catalogue = Catalogue(app.state.db, settings, app.state.ollama_http)
+        app.state.shown_models = capabilities.ShownModels(app.state.ollama_http, others=app.state.catalogue.others)
         processor = None
         if settings.run_processor:
             processor = Processor(settings=settings, engine=engine, database_url=url, hub=app.state.hub, events=events)
@@ -216,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await processor.stop()
             await events.stop()
             await manager.close()
+            await app.state.catalogue.close()
             await app.state.ollama_http.aclose()
             await app.state.db.close()
             await engine.dispose()

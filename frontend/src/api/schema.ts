@@ -937,7 +937,7 @@ export interface paths {
         };
         /**
          * Ps
-         * @description The models Ollama has loaded (passed through).
+         * @description The models the GPU hosts have loaded (each host's /api/ps, merged by name).
          */
         get: operations["ps_api_ps_get"];
         put?: never;
@@ -999,7 +999,8 @@ export interface paths {
         put?: never;
         /**
          * Show
-         * @description A model's details, capabilities and context length (passed through): clients read them first.
+         * @description A model's details, capabilities and context length (from the first GPU host that has the model):
+         *     clients read them first.
          */
         post: operations["show_api_show_post"];
         delete?: never;
@@ -1017,7 +1018,7 @@ export interface paths {
         };
         /**
          * Tags
-         * @description The models Ollama has (passed through).
+         * @description The models the GPU hosts have (each host's /api/tags, merged by name).
          */
         get: operations["tags_api_tags_get"];
         put?: never;

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.api import Api
 from tests.support.jobs import TERMINAL, leases_held
-from tests.support.simulator import Simulator
+from tests.support.simulator import Simulator, start_simulator
 from tests.support.waiting import until
 
 
@@ -266,3 +266,39 @@ def test_an_admin_uploads_a_blob_creates_a_model_and_pushes_it(api: Api, sim: Si
     jobs = api.as_("admin").get("/api/ai-agent/jobs", params={"limit": 5}).json()["jobs"]
     assert [job["job_type"] for job in jobs] == ["model.push", "model.create"]
     assert post(api, "/api/create", body).status_code == 403  # alice is no admin
+
+
+async def test_with_several_gpu_hosts_every_hosts_models_are_listed_shown_and_run(
+    start_api: Callable[..., Api], sim: Simulator, client: Callable, db: asyncpg.Pool
+) -> None:
+    """A client pointed at aijobs sees the fleet as one Ollama: a model only the second host has is in
+    /api/tags, /api/show and /v1/models, and a request for it runs there (it was "not found": only the
+    first host was asked)."""
+    other = start_simulator(token_delay=0.003, tokens=5)
+    try:
+        async with httpx.AsyncClient(base_url=other.base_url) as http:
+            copied = await http.post("/api/copy", json={"source": "tinyllama", "destination": "only-on-b"})
+            assert copied.status_code == 200
+        api = start_api(OLLAMA_HOSTS=f"box-a {sim.base_url}; box-b {other.base_url}", HOST_PROBE_INTERVAL="0.5")
+        alice = client(api)
+        names = [model.model for model in (await alice.list()).models]
+        assert "only-on-b:latest" in names and "tinyllama:latest" in names
+        assert len(names) == len(set(names)), "a model both hosts have is listed once"
+        assert "tools" not in ((await alice.show("only-on-b")).capabilities or [])
+        with pytest.raises(ollama.ResponseError) as missing:
+            await alice.show("nowhere")
+        assert missing.value.status_code == 404
+        v1 = api.as_("alice").get("/v1/models").json()["data"]
+        assert "only-on-b:latest" in [entry["id"] for entry in v1]
+        assert api.as_("alice").get("/v1/models/only-on-b").status_code == 200
+
+        async def probed() -> bool:
+            found = await db.fetchval("SELECT installed ? 'only-on-b:latest' FROM hosts WHERE name = 'box-b'")
+            return bool(found)
+
+        await until(probed, within=30, what="box-b's models probed")
+        answer = await alice.generate(model="only-on-b", prompt="Hello")
+        assert answer.done and answer.response
+        assert other.stats()["requests"]["generate"] == 1 and sim.stats()["requests"]["generate"] == 0
+    finally:
+        other.stop()

@@ -196,6 +196,10 @@ async def embeddings(request: Request, user: CurrentUser, body: dict[str, Any] |
     return JSONResponse({"embedding": vectors[0]})
 
 
+def unreachable(request: Request, error: httpx.HTTPError) -> JSONResponse:
+    return ollama_error(502, f"Ollama at {request.app.state.settings.ollama_base_url} is unreachable: {error}")
+
+
 async def passthrough(request: Request, method: str, path: str, body: Any = None) -> Response:
     """Questions that use no GPU go straight to Ollama, and its answer straight back."""
     try:
@@ -204,21 +208,29 @@ async def passthrough(request: Request, method: str, path: str, body: Any = None
         else:
             reply = await request.app.state.ollama_http.request(method, path, json=body)
     except httpx.HTTPError as error:
-        return ollama_error(502, f"Ollama at {request.app.state.settings.ollama_base_url} is unreachable: {error}")
+        return unreachable(request, error)
     return Response(reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type"))
+
+
+async def fleet_models(request: Request, path: str) -> Response:
+    """`path`'s model list from every GPU host, merged (one host: its answer as it is)."""
+    try:
+        return JSONResponse(await request.app.state.catalogue.models(path))
+    except httpx.HTTPError as error:
+        return unreachable(request, error)
 
 
 @router.head("/api/tags", include_in_schema=False)  # clients probe with HEAD, as Ollama allows
 @router.get("/api/tags", responses=ERRORS)
 async def tags(request: Request, _user: CurrentUser) -> Response:
-    """The models Ollama has (passed through)."""
-    return await passthrough(request, "GET", "/api/tags")
+    """The models the GPU hosts have (each host's /api/tags, merged by name)."""
+    return await fleet_models(request, "/api/tags")
 
 
 @router.get("/api/ps", responses=ERRORS)
 async def ps(request: Request, _user: CurrentUser) -> Response:
-    """The models Ollama has loaded (passed through)."""
-    return await passthrough(request, "GET", "/api/ps")
+    """The models the GPU hosts have loaded (each host's /api/ps, merged by name)."""
+    return await fleet_models(request, "/api/ps")
 
 
 @router.head("/api/version", include_in_schema=False)  # clients probe with HEAD, as Ollama allows
@@ -230,8 +242,13 @@ async def version(request: Request, _user: CurrentUser) -> Response:
 
 @router.post("/api/show", responses=ERRORS)
 async def show(request: Request, _user: CurrentUser, body: dict[str, Any] | None = JsonBody) -> Response:
-    """A model's details, capabilities and context length (passed through): clients read them first."""
-    return await passthrough(request, "POST", "/api/show", required(body))
+    """A model's details, capabilities and context length (from the first GPU host that has the model):
+    clients read them first."""
+    try:
+        reply = await request.app.state.catalogue.show(required(body))
+    except httpx.HTTPError as error:
+        return unreachable(request, error)
+    return Response(reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type"))
 
 
 # ---- model management: admins; each a job through the GPU slot ---------------------------------------

@@ -348,11 +348,9 @@ async def embeddings(request: Request, user: CurrentUser, body: dict[str, Any] |
 async def models(request: Request, _user: CurrentUser) -> Response:
     """Ollama's models, in OpenAI's list shape."""
     try:
-        reply = await request.app.state.ollama_http.get("/api/tags")
-        reply.raise_for_status()
+        listed = (await request.app.state.catalogue.models("/api/tags"))["models"]  # every GPU host's
     except httpx.HTTPError as error:
         return openai_error(502, f"Ollama is unreachable: {error}")
-    listed = reply.json().get("models", [])
     data = [compat.model_entry(model, compat.unix_time(model.get("modified_at"))) for model in listed]
     return JSONResponse({"object": "list", "data": data})
 
@@ -361,7 +359,7 @@ async def models(request: Request, _user: CurrentUser) -> Response:
 async def model(request: Request, _user: CurrentUser, model: str) -> Response:
     """One model, from Ollama's /api/show; 404 in OpenAI's shape when Ollama has none by that name."""
     try:
-        shown = await capabilities.show(request.app.state.ollama_http, model)
+        shown = await request.app.state.shown_models.show(model)  # the first GPU host that has it
     except httpx.HTTPError as error:
         return openai_error(502, f"Ollama is unreachable: {error}")
     except capabilities.OllamaRefuses as error:

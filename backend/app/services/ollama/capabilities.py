@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import httpx
@@ -64,11 +65,18 @@ def _error_of(reply: httpx.Response) -> str:
 
 class ShownModels:
     """Ollama's /api/show answers for models it has, kept for SHOWN_SECONDS (a refusal is never kept:
-    a model pulled a moment later is found at once). `forget()` after the models change through aijobs."""
+    a model pulled a moment later is found at once). `forget()` after the models change through aijobs.
+    With a fleet (`others`: the other hosts' clients), a model the first host lacks is looked for there."""
 
-    def __init__(self, http: httpx.AsyncClient, seconds: float = SHOWN_SECONDS) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        seconds: float = SHOWN_SECONDS,
+        others: Callable[[], Awaitable[list[httpx.AsyncClient]]] | None = None,
+    ) -> None:
         self.http = http
         self.seconds = seconds
+        self._others = others
         self._kept: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def show(self, model: str) -> dict[str, Any] | None:
@@ -76,6 +84,13 @@ class ShownModels:
         if kept is not None and time.monotonic() < kept[0]:
             return kept[1]
         shown = await show(self.http, model)
+        for client in await self._others() if shown is None and self._others is not None else []:
+            try:
+                shown = await show(client, model)
+            except httpx.HTTPError:
+                continue  # a host that cannot be asked now; the others may have it
+            if shown is not None:
+                break
         if shown is not None:
             self._kept[model] = (time.monotonic() + self.seconds, shown)
         return shown
