@@ -59,6 +59,28 @@ async def fresh_database(server_url: str, name: str) -> str:
 # ---- figures ---------------------------------------------------------------------------------------
 
 
+def figure(value: float) -> str:
+    """A measured value with as many digits as it deserves: 1,234 · 12.3 · 1.23."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def print_table(header: tuple[str, ...], lines: list[tuple[str, ...]], left: tuple[int, ...]) -> None:
+    """Columns as wide as their widest cell, the `left` ones left-aligned, a rule under the header."""
+    widths = [max(len(line[n]) for line in [header, *lines]) for n in range(len(header))]
+    for n, line in enumerate([header, *lines]):
+        cells = [
+            cell.ljust(width) if column in left else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+        if n == 0:
+            print("  ".join("-" * width for width in widths))
+
+
 def percentile(values: list[float], p: float) -> float:
     """The p-th percentile (0-100), nearest rank."""
     ordered = sorted(values)

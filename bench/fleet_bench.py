@@ -44,7 +44,7 @@ import asyncpg
 
 from app import db
 from app.services.queue import store
-from bench.common import create_template, fresh_database, percentile
+from bench.common import create_template, figure, fresh_database, percentile, print_table
 from tests.support.processes import ServiceProcess, start_worker
 from tests.support.simulator import Simulator, start_simulator
 
@@ -405,26 +405,6 @@ async def _finished(pool: asyncpg.Pool, worker: ServiceProcess) -> None:
 
 
 # ---- the report ----------------------------------------------------------------------------------------
-
-
-def figure(value: float) -> str:
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
-def print_table(header: tuple[str, ...], lines: list[tuple[str, ...]], left: tuple[int, ...]) -> None:
-    widths = [max(len(line[n]) for line in [header, *lines]) for n in range(len(header))]
-    for n, line in enumerate([header, *lines]):
-        cells = [
-            cell.ljust(width) if column in left else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
-        ]
-        print("  ".join(cells).rstrip())
-        if n == 0:
-            print("  ".join("-" * width for width in widths))
 
 
 def print_trace(trace: list[Arrival], args: argparse.Namespace) -> None:

@@ -42,9 +42,11 @@ from bench.common import (
     CpuWatch,
     HttpConnection,
     create_template,
+    figure,
     fresh_database,
     median,
     percentile,
+    print_table,
 )
 from tests.support.auth import create_user
 from tests.support.simulator import start_simulator
@@ -139,23 +141,7 @@ class Table:
                     row.floor_name,
                 )
             )
-        widths = [max(len(line[n]) for line in [header, *lines]) for n in range(len(header))]
-        for n, line in enumerate([header, *lines]):
-            cells = [
-                cell.ljust(width) if column in (0, 4, 5, 6) else cell.rjust(width)
-                for column, (cell, width) in enumerate(zip(line, widths, strict=True))
-            ]
-            print("  ".join(cells).rstrip())
-            if n == 0:
-                print("  ".join("-" * width for width in widths))
-
-
-def figure(value: float) -> str:
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+        print_table(header, lines, left=(0, 4, 5, 6))
 
 
 def per_job(trips: Counter[str], jobs: int) -> dict[str, float]:

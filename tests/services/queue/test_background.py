@@ -56,19 +56,25 @@ async def test_the_cleaner_deletes_old_finished_jobs_only(db: asyncpg.Pool) -> N
     assert await store.get_job(db, finished.id) is None and await store.get_job(db, waiting.id) is not None
 
 
+class FailsOnce:
+    """A background loop that raises `error` the first time it runs, then runs until cancelled."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.runs = 0
+
+    async def __call__(self) -> None:
+        self.runs += 1
+        if self.runs == 1:
+            raise self.error
+        await asyncio.Event().wait()
+
+
 async def test_the_supervisor_restarts_a_loop_that_crashes_and_says_so() -> None:
-    runs = 0
-
-    async def flaky() -> None:
-        nonlocal runs
-        runs += 1
-        if runs == 1:
-            raise RuntimeError("lost the database")
-        await asyncio.Event().wait()  # runs until cancelled
-
+    flaky = FailsOnce(RuntimeError("lost the database"))
     group = TaskGroup(restart_delay=0.01)
     group.spawn("flaky", flaky)
-    await until(lambda: runs == 2, what="the crashed loop to be started again")
+    await until(lambda: flaky.runs == 2, what="the crashed loop to be started again")
     health = group.health()["flaky"]
     assert health["alive"] and health["last_error"] == "RuntimeError: lost the database"
     await group.cancel_all()
@@ -78,19 +84,11 @@ async def test_the_supervisor_restarts_a_loop_that_crashes_and_says_so() -> None
 async def test_a_database_outage_is_a_one_line_warning_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
     """Every PostgreSQL restart stopped each background loop with an ERROR and a traceback (`make chaos`
     counted dozens): an outage is expected and said in one line; the loop starts again all the same."""
-    runs = 0
-
-    async def loop() -> None:
-        nonlocal runs
-        runs += 1
-        if runs == 1:
-            raise ConnectionRefusedError("connection refused")
-        await asyncio.Event().wait()
-
+    loop = FailsOnce(ConnectionRefusedError("connection refused"))
     group = TaskGroup(restart_delay=0.01)
     with caplog.at_level("WARNING", logger="app.services.queue.supervisor"):
         group.spawn("rescuer", loop)
-        await until(lambda: runs == 2, what="the loop to be started again")
+        await until(lambda: loop.runs == 2, what="the loop to be started again")
     [record] = [r for r in caplog.records if r.name == "app.services.queue.supervisor"]
     assert record.levelname == "WARNING" and record.exc_info is None and "connection refused" in record.getMessage()
     await group.cancel_all()
