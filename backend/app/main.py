@@ -204,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout=httpx.Timeout(settings.ollama_read_timeout, connect=settings.ollama_connect_timeout),
         )
         app.state.catalogue = Catalogue(app.state.db, settings, app.state.ollama_http)
-        app.state.shown_models = capabilities.ShownModels(app.state.ollama_http, others=app.state.catalogue.others)
+        app.state.shown_models = capabilities.ShownModels(app.state.catalogue.show)
         processor = None
         if settings.run_processor:
             processor = Processor(settings=settings, engine=engine, database_url=url, hub=app.state.hub, events=events)

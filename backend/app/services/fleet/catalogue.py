@@ -28,21 +28,12 @@ class Catalogue:
 
     async def clients(self) -> list[httpx.AsyncClient]:
         """A client for each host that takes work (the default first), or the default's alone."""
-        urls = []
-        for host in await fleet_hosts.all_hosts(self._db):
-            if not host.takes_work:
-                continue
-            # Without OLLAMA_HOSTS the default host is this process's OLLAMA_BASE_URL (as the processor
-            # drives it); its row may hold another process's address.
-            own = host.name == fleet_hosts.DEFAULT_HOST and not self._settings.ollama_hosts
-            url = self._settings.ollama_base_url if own else host.base_url
-            if url in urls:
-                continue
-            if own:
-                urls.insert(0, url)
-            else:
-                urls.append(url)
-        return [self._client(url) for url in urls] or [self.default]
+        hosts = [fleet_hosts.as_configured(host, self._settings) for host in await fleet_hosts.all_hosts(self._db)]
+        urls = [host.base_url for host in hosts if host.takes_work]
+        if self._settings.ollama_base_url in urls:  # the default host first (the one the drop-in front asks first)
+            urls.remove(self._settings.ollama_base_url)
+            urls.insert(0, self._settings.ollama_base_url)
+        return [self._client(url) for url in dict.fromkeys(urls)] or [self.default]
 
     def _client(self, base_url: str) -> httpx.AsyncClient:
         if base_url not in self._clients:
@@ -81,16 +72,15 @@ class Catalogue:
             raise httpx.HTTPError(f"no Ollama host answered {path}: {failure}")
         return {"models": list(merged.values())}
 
-    async def others(self) -> list[httpx.AsyncClient]:
-        """The hosts besides the default, for a model the default does not have."""
-        return [client for client in await self.clients() if client is not self.default]
-
     async def show(self, body: dict[str, Any]) -> httpx.Response:
-        """The first host's `/api/show` answer that is not "not found" (or the default's 404)."""
+        """The first host's `/api/show` answer that is not "not found" (or the default's 404). The other
+        hosts are read and asked only when the default lacks the model."""
         first = await self.default.post("/api/show", json=body)
         if first.status_code != 404:
             return first
-        for client in await self.others():
+        for client in await self.clients():
+            if client is self.default:
+                continue
             try:
                 reply = await client.post("/api/show", json=body)
             except httpx.HTTPError:

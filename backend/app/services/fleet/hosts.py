@@ -4,6 +4,7 @@ OLLAMA_BASE_URL with MAX_CONCURRENT_JOBS slots — so a single-GPU deployment be
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -180,6 +181,14 @@ def check_configurable(name: str, base_url: str | None, slots: int | None, setti
             "name your hosts in OLLAMA_HOSTS (or add them here) to manage them one by one.",
             {"host": name, "field": "base_url" if base_url is not None else "slots"},
         )
+
+
+def as_configured(host: Host, settings: Settings) -> Host:
+    """Without OLLAMA_HOSTS, the default host is this process's OLLAMA_BASE_URL with its
+    MAX_CONCURRENT_JOBS slots, as before there were hosts (its row may hold another process's)."""
+    if host.name != DEFAULT_HOST or settings.ollama_hosts:
+        return host
+    return dataclasses.replace(host, base_url=settings.ollama_base_url, slots=settings.max_concurrent_jobs)
 
 
 async def all_hosts(db: Executor) -> list[Host]:

@@ -43,11 +43,14 @@ def not_found(endpoint: str, model: str) -> str:
     return f"model '{model}' not found"
 
 
-async def show(http: httpx.AsyncClient, model: str) -> dict[str, Any] | None:
-    """Ollama's /api/show for `model`; None if Ollama has no such model; OllamaRefuses with Ollama's
-    answer to a name it refuses (400 `invalid model name`). Raises httpx.HTTPError when Ollama cannot
-    be asked."""
-    reply = await http.post("/api/show", json={"model": model})
+# Asks /api/show with a body and gives Ollama's reply: one Ollama's, or the fleet's (`Catalogue.show`:
+# the first host that has the model). Raises httpx.HTTPError when it cannot be asked.
+AskShow = Callable[[dict[str, Any]], Awaitable[httpx.Response]]
+
+
+def card(reply: httpx.Response) -> dict[str, Any] | None:
+    """A model's card from Ollama's /api/show reply; None if Ollama has no such model; OllamaRefuses with
+    Ollama's answer to a name it refuses (400 `invalid model name`)."""
     if reply.status_code == 404:
         return None
     if 400 <= reply.status_code < 500:
@@ -65,32 +68,18 @@ def _error_of(reply: httpx.Response) -> str:
 
 class ShownModels:
     """Ollama's /api/show answers for models it has, kept for SHOWN_SECONDS (a refusal is never kept:
-    a model pulled a moment later is found at once). `forget()` after the models change through aijobs.
-    With a fleet (`others`: the other hosts' clients), a model the first host lacks is looked for there."""
+    a model pulled a moment later is found at once). `forget()` after the models change through aijobs."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        seconds: float = SHOWN_SECONDS,
-        others: Callable[[], Awaitable[list[httpx.AsyncClient]]] | None = None,
-    ) -> None:
-        self.http = http
+    def __init__(self, ask: AskShow, seconds: float = SHOWN_SECONDS) -> None:
+        self.ask = ask
         self.seconds = seconds
-        self._others = others
         self._kept: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def show(self, model: str) -> dict[str, Any] | None:
         kept = self._kept.get(model)
         if kept is not None and time.monotonic() < kept[0]:
             return kept[1]
-        shown = await show(self.http, model)
-        for client in await self._others() if shown is None and self._others is not None else []:
-            try:
-                shown = await show(client, model)
-            except httpx.HTTPError:
-                continue  # a host that cannot be asked now; the others may have it
-            if shown is not None:
-                break
+        shown = card(await self.ask({"model": model}))
         if shown is not None:
             self._kept[model] = (time.monotonic() + self.seconds, shown)
         return shown

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import socket
@@ -270,7 +269,8 @@ class Processor:
         """Read the hosts again: new ones get a client and slots; changed ones their new address, slots,
         state; removed ones are dropped once nothing of theirs runs here."""
         self._hosts_changed = False
-        found = {host.name: self._as_configured(host) for host in await fleet_hosts.all_hosts(self._pool())}
+        hosts = await fleet_hosts.all_hosts(self._pool())
+        found = {host.name: fleet_hosts.as_configured(host, self.settings) for host in hosts}
         for name, host in found.items():
             if self.pinned is not None and name not in self.pinned:
                 continue
@@ -296,15 +296,6 @@ class Processor:
             del self.drivers[name]
         if self.pinned is not None and (missing := self.pinned - set(found)):
             log.warning("pinned to host(s) %s, which the hosts table does not have", ", ".join(sorted(missing)))
-
-    def _as_configured(self, host: fleet_hosts.Host) -> fleet_hosts.Host:
-        """Without OLLAMA_HOSTS, the default host is this process's OLLAMA_BASE_URL with its
-        MAX_CONCURRENT_JOBS slots, as before there were hosts (its row may hold another process's)."""
-        if host.name != fleet_hosts.DEFAULT_HOST or self.settings.ollama_hosts:
-            return host
-        return dataclasses.replace(
-            host, base_url=self.settings.ollama_base_url, slots=self.settings.max_concurrent_jobs
-        )
 
     def _client_for(self, base_url: str) -> ollama.AsyncClient:
         from app.services.ollama.client import create_client
