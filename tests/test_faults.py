@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from app import db as app_db
 from app import migrate
+from app.services.queue import store
 from tests.support.auth import bearer, create_user
 from tests.support.jobs import TERMINAL, submit
 from tests.support.processes import start_server, start_worker
@@ -187,3 +188,52 @@ async def test_a_result_computed_while_postgres_restarts_is_kept(
     finally:
         await client.aclose()
         api.stop()
+
+
+async def test_an_early_start_whose_hand_off_cannot_be_written_stops_at_the_borrowed_leases_deadline(
+    db: asyncpg.Pool, database: str, sim: Simulator, service_env: dict[str, str]
+) -> None:
+    """The next job's request goes out as the job before it ends, under that job's slot lease, before
+    FINISH confirms it. Cut off from the database at that moment, the worker can neither confirm it nor
+    renew the lease: the early start is stopped at the lease's deadline, before another worker may take
+    the slot, and nothing of it is recorded. The other worker then runs both jobs, each completing once
+    more; never two generations at once."""
+    proxy = DatabaseProxy(database)
+    proxied = await proxy.start()
+    base = {
+        **service_env,
+        "OLLAMA_BASE_URL": sim.base_url,
+        "LEASE_TTL_SECONDS": "3",
+        "LEASE_RESCUE_GRACE_SECONDS": "2",
+        "RESERVE_AHEAD_SECONDS": "6",
+    }
+    sim.configure(token_delay=0.03, tokens=150)  # 4.5 s: longer than any deadline left when the cut comes
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    first = await submit(db, request={"model": "tinyllama", "prompt": "first", "options": {"num_predict": 2}})
+    second = await submit(db, request={"model": "tinyllama", "prompt": "second"})
+    cut_off = await asyncio.to_thread(start_worker, {**base, "DATABASE_URL": proxied})
+    direct = None
+    try:
+        await asyncio.to_thread(sim.wait_held, 1)
+        reserved = "SELECT reserved_for = $1 FROM ai_jobs WHERE id = $2"
+        await until(lambda: db.fetchval(reserved, first.id, second.id), what="the second job reserved")
+        direct = await asyncio.to_thread(start_worker, base)
+        proxy.cut()
+        sim.release()  # the first job ends; the second's request goes out at once, unconfirmed
+        await until(lambda: sim.stats()["disconnects"] >= 1, within=30, what="the early start stopped")
+        for job in (first, second):
+            done = await job_reaches(db, job.id, TERMINAL, within=60)
+            assert done.status == "completed", done.error_message
+        prompts = [entry["prompt"] for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
+        assert prompts.count("second") == 2, "the stopped early start, then the run that counted"
+        assert sim.stats()["max_in_flight"] == 1, "never two generations at once on one slot"
+        later = await store.get_job(db, second.id)
+        assert later is not None and later.attempt == 1, "the early start was never an attempt"
+        events = await db.fetch("SELECT status FROM job_events WHERE job_id = $1 ORDER BY id", second.id)
+        assert [row["status"] for row in events] == ["queued", "running", "completed"]
+        assert "its early start was stopped" in cut_off.output()
+    finally:
+        await proxy.stop()
+        for worker in (cut_off, direct):
+            if worker is not None:
+                worker.stop()

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         description="A job eligible this long goes first among its priority, warm or not: no job is passed over "
         "for warmer work for longer.",
     )
+    reserve_ahead_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="While a job runs alone on a GPU host, the job that comes next there is reserved for at most "
+        "this long, so its request goes to Ollama the moment the running one ends (the GPU does not wait for the "
+        "queue's bookkeeping). Other hosts pass over a reserved job meanwhile. 0: no reservations.",
+    )
     host_probe_interval: float = Field(default=3.0, gt=0, description="Seconds between two probes of each host.")
     ollama_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to Ollama.")
     ollama_read_timeout: float = Field(

@@ -58,6 +58,9 @@ class AIJob(Base):
     model: Mapped[str | None] = mapped_column(Text)  # the model it runs (its own, or the default when queued)
     requires: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")  # host labels it needs
     host: Mapped[str | None] = mapped_column(Text)  # where it runs (or last ran)
+    # Reserved, while queued, for the running job whose slot takes it next (until reserved_until).
+    reserved_for: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    reserved_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     worker_id: Mapped[str | None] = mapped_column(Text)
@@ -117,6 +120,8 @@ class AIJob(Base):
             "id",
             postgresql_where=text("status = 'queued'"),
         ),
+        # A hand-off clears the reservations it did not use.
+        Index("ai_jobs_reserved_for_idx", "reserved_for", postgresql_where=text("reserved_for IS NOT NULL")),
         Index("ai_jobs_user_created_idx", "user_id", text("created_at DESC")),
         Index("ai_jobs_status_idx", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index(

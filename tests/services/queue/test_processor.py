@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -287,3 +288,97 @@ async def test_a_heartbeat_judges_only_the_runs_it_asked_about(
     processor._judge_heartbeat([asked, started_meanwhile], [renewal], sent)
     assert started_meanwhile.stop_reason == "lease_lost", "asked and not renewed: its lease is gone"
     asked.watchdog.cancel()  # type: ignore[union-attr]
+
+
+# ---- the next job reserved ahead: its request goes out as the one before ends --------------------------
+
+
+def _reservation_back(processor: Processor, job_id: uuid.UUID) -> bool:
+    run = processor.running.get(job_id)
+    return run is not None and run.reserving is not None and run.reserving.done()
+
+
+async def _held_with_the_next_reserved(
+    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
+) -> tuple[Processor, store.Job, store.Job]:
+    """Two of alice's jobs queued before the processor starts; the first runs, held at the stand-in,
+    and the second is reserved for its hand-off (the processor has the reservation back)."""
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    first = await submit(db)
+    second = await submit(db, request={"model": "tinyllama", "prompt": "second"})
+    processor = await start_processor()
+    await asyncio.to_thread(sim.wait_held, 1)
+    await until(lambda: _reservation_back(processor, first.id), what="the next job's reservation")
+    assert await db.fetchval("SELECT reserved_for FROM ai_jobs WHERE id = $1", second.id) == first.id
+    return processor, first, second
+
+
+async def _running_events(db: asyncpg.Pool, job_id: uuid.UUID) -> list[tuple[str, int]]:
+    rows = await db.fetch("SELECT status, attempt FROM job_events WHERE job_id = $1 ORDER BY id", job_id)
+    return [(row["status"], row["attempt"]) for row in rows]
+
+
+async def test_the_reserved_next_job_starts_as_the_one_before_ends(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
+    _, first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    sim.release()
+    done = await job_reaches(db, second.id, TERMINAL)
+    assert done.status == "completed" and done.attempt == 1, done.error_message
+    assert (await store.get_job(db, first.id)).status == "completed"  # type: ignore[union-attr]
+    started = f"job {second.id} (generate, alice, no model) started on gpu/0, attempt 1 (its request went out"
+    assert started in caplog.text
+    assert await _running_events(db, second.id) == [("queued", 0), ("running", 1), ("completed", 1)]
+    prompts = [entry["prompt"] for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
+    assert prompts.count("second") == 1 and sim.stats()["max_in_flight"] == 1
+    assert await leases_held(db) == 0
+
+
+async def test_a_fairer_job_that_came_meanwhile_takes_the_slot_and_the_early_start_leaves_no_trace(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """bob submits while alice's first job runs and her second is reserved: the hand-off picks again and
+    bob goes first (he has not had a turn). Alice's second job, whose request went out early, is stopped
+    before bob's starts; it runs after bob's as its first attempt, with nothing of the stopped start in
+    its history. The stand-in never had two requests at once."""
+    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
+    _, first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    bob = store.NewJob(
+        user_id="bob", username="bob", job_type="generate", request_data={"model": "tinyllama", "prompt": "bob"}
+    )
+    bobs = (await store.enqueue(db, bob, quota=10)).job
+    sim.release()
+    for job in (first, second, bobs):
+        assert (await job_reaches(db, job.id, TERMINAL)).status == "completed"
+    started = {job.id: (await store.get_job(db, job.id)).started_at for job in (first, second, bobs)}  # type: ignore[union-attr]
+    assert started[first.id] < started[bobs.id] < started[second.id]
+    assert f"job {second.id}: its early start was stopped" in caplog.text
+    assert await _running_events(db, second.id) == [("queued", 0), ("running", 1), ("completed", 1)]
+    assert (await store.get_job(db, second.id)).attempt == 1  # type: ignore[union-attr]
+    assert sim.stats()["max_in_flight"] == 1
+    assert await leases_held(db) == 0
+
+
+async def test_a_reserved_job_cancelled_while_queued_never_runs(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
+    _, first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    assert await store.request_cancel(db, second.id, by="alice") == "cancelled"
+    sim.release()
+    assert (await job_reaches(db, first.id, TERMINAL)).status == "completed"
+    await until(lambda: f"job {second.id}: its early start was stopped" in caplog.text, what="the early start stopped")
+    done = await store.get_job(db, second.id)
+    assert done is not None and done.status == "cancelled" and done.result_data is None and done.attempt == 0
+    assert await _running_events(db, second.id) == [("queued", 0), ("cancelled", 0)]
+    assert await leases_held(db) == 0

@@ -376,3 +376,100 @@ async def test_a_retry_handing_its_slot_to_the_same_users_next_job_keeps_the_cou
     done = await finish(db, claimed, store.Outcome("retry", message="Ollama went away", delay=0), hand_on=True)
     assert done.job is not None and done.job.status == "queued" and done.next is not None
     assert await queued_count(db) == 1 == await db.fetchval("SELECT count(*) FROM ai_jobs WHERE status = 'queued'")
+
+
+# ---- the next job reserved ahead --------------------------------------------------------------------
+
+OTHER_HOST = store.Slots(pool="gpu", keys=["gpu/other/0"], ttl=30, grace=0, operations=SLOTS.operations, host="other")
+
+
+async def reserve(
+    db: asyncpg.Pool, running: store.Claimed, early_types: tuple[str, ...] = ("generate",)
+) -> store.Job | None:
+    return await store.reserve_next(db, slots(), "w1", running, seconds=30, early_types=list(early_types))
+
+
+async def reserved_for(db: asyncpg.Pool, job_id: uuid.UUID) -> uuid.UUID | None:
+    return await db.fetchval("SELECT reserved_for FROM ai_jobs WHERE id = $1", job_id)
+
+
+async def add_other_host(db: asyncpg.Pool) -> None:
+    await db.execute("INSERT INTO hosts (name, base_url, slots) VALUES ('other', 'http://other:11434', 1)")
+
+
+async def test_a_job_reserved_for_a_hand_off_is_passed_over_by_other_claims_and_taken_by_that_hand_off(
+    db: asyncpg.Pool,
+) -> None:
+    first, second = await enqueue(db, new_job()), await enqueue(db, new_job())
+    running = await claim(db)
+    assert running is not None and running.job.id == first.id
+    reserved = await reserve(db, running)
+    assert reserved is not None and reserved.id == second.id and reserved.status == "queued"
+    assert await reserved_for(db, second.id) == first.id
+    await add_other_host(db)  # a host that joins while the job is reserved
+    assert await store.claim(db, OTHER_HOST, "w2") is None, "another host's claim passed over the reserved job"
+    finished = await finish(db, running, hand_on=True)
+    assert finished.next is not None and finished.next.job.id == second.id and finished.next.job.attempt == 1
+    assert await reserved_for(db, second.id) is None
+
+
+async def test_a_reservation_that_ran_out_is_anyones(db: asyncpg.Pool) -> None:
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim(db)
+    assert running is not None and await reserve(db, running) is not None
+    await add_other_host(db)
+    await db.execute("UPDATE ai_jobs SET reserved_until = now() - interval '1 second' WHERE id = $1", second.id)
+    taken = await store.claim(db, OTHER_HOST, "w2")
+    assert taken is not None and taken.job.id == second.id
+
+
+async def test_a_fairer_job_that_came_after_the_reservation_takes_the_hand_off_and_frees_the_reserved_one(
+    db: asyncpg.Pool,
+) -> None:
+    """FINISH picks again: bob, who has not had a turn, goes before alice's reserved second job, and the
+    reservation no longer keeps that job from anyone."""
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim(db)
+    assert running is not None and (await reserve(db, running)).id == second.id  # type: ignore[union-attr]
+    bobs = await enqueue(db, new_job("bob"))
+    await add_other_host(db)
+    finished = await finish(db, running, hand_on=True)
+    assert finished.next is not None and finished.next.job.id == bobs.id
+    assert await reserved_for(db, second.id) is None
+    taken = await store.claim(db, OTHER_HOST, "w2")
+    assert taken is not None and taken.job.id == second.id
+
+
+async def test_no_job_is_reserved_while_another_host_could_run_it(db: asyncpg.Pool) -> None:
+    """A reservation must never keep a job from an idle GPU."""
+    await add_other_host(db)
+    await db.execute("UPDATE hosts SET labels = '{a100}' WHERE name = 'default'")
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim(db)
+    assert running is not None
+    assert await reserve(db, running) is None, "the other host could run it"
+    assert await reserved_for(db, second.id) is None
+    await db.execute("UPDATE ai_jobs SET requires = '{a100}' WHERE id = $1", second.id)  # only this host can
+    reserved = await reserve(db, running)
+    assert reserved is not None and reserved.id == second.id
+
+
+async def test_only_a_job_that_may_start_early_is_reserved(db: asyncpg.Pool) -> None:
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim(db)
+    assert running is not None
+    assert await reserve(db, running, early_types=()) is None
+    assert await reserved_for(db, second.id) is None
+
+
+async def test_a_slot_no_longer_held_reserves_nothing(db: asyncpg.Pool) -> None:
+    await enqueue(db, new_job())
+    await enqueue(db, new_job())
+    running = await claim(db)
+    assert running is not None
+    await expire_leases(db)
+    assert await reserve(db, running) is None

@@ -59,6 +59,10 @@ class JobType(abc.ABC, Generic[RequestT]):
     # It runs a model on the GPU (named by its request's `model`, else the default model): placement puts
     # it where that model is loaded. Jobs of other types are placed by fairness and age alone.
     runs_model: ClassVar[bool] = False
+    # Its run only asks Ollama for an answer (no lease, no write, nothing else it changes), so it may start
+    # the moment the job before it on its slot ends, before FINISH confirms the slot is its: a start that
+    # is not confirmed is stopped and leaves no trace (the processor's "reserve ahead").
+    starts_early: ClassVar[bool] = False
     default_max_retries: ClassVar[int | None] = None  # None: MAX_JOB_RETRIES
     default_timeout_seconds: ClassVar[float | None] = None  # None: no run-time limit
     request_model: type[RequestT]

@@ -10,6 +10,13 @@ How a job goes through it:
   jobs at once every PROGRESS_WRITE_INTERVAL;
 - **finish** — one statement writes the outcome and hands the slot straight to the next job
   (`store.finish`), whose run starts at once: the GPU does not wait for a separate claim.
+- **reserve ahead** — while a job runs alone on its host, the job its hand-off would take is reserved
+  for it (`store.reserve_next`, RESERVE_AHEAD_SECONDS at most). When the run ends, that job's request goes
+  to Ollama at once (an *early start*, under the slot's lease, which this processor still holds), while
+  FINISH writes the outcome and picks again. FINISH's pick decides: if it is the reserved job, the early
+  start is confirmed and carries on; if not (a fairer job came, the job was cancelled), it is stopped
+  before the chosen job starts, and nothing of it is recorded or shown. Only job types that merely ask
+  Ollama for an answer start early (`JobType.starts_early`): an unconfirmed start leaves no trace.
 - **heartbeat** — one statement every TTL/3 renews every lease this processor holds.
 - **self-fencing** — each job has a local lease deadline: when its last renewal was *sent*, plus the
   TTL, minus a margin. If no renewal arrives by then (the database is unreachable, the heartbeat died,
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -41,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import db
 from app.config import Settings
+from app.models.job import JobStatus
 from app.services.fleet import hosts as fleet_hosts
 from app.services.fleet import sql as fleet_sql
 from app.services.fleet.lookahead import LookAhead
@@ -64,6 +73,9 @@ log = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 EARLY_CANCEL_MEMORY = 60.0  # seconds a cancel for a job not (yet) running here is remembered
+# A reservation is used only this long before it runs out (the database's clock starts it after ours).
+RESERVATION_MARGIN = 0.1
+RESERVATION_WAIT = 1.0  # at most this long a finishing run waits for its reservation's answer
 
 
 def new_worker_id() -> str:
@@ -98,6 +110,13 @@ class Run:
     finishing: bool = False  # its job type returned; only the (fenced, shielded) outcome write is left
     deadline_sent: float = 0.0  # when the statement that last renewed its lease was sent
     watchdog: asyncio.TimerHandle | None = field(default=None, repr=False)
+    # An early start: running before FINISH confirmed the slot is its (`confirmed` says whether it was);
+    # its progress events wait in `held` until then.
+    early: bool = False
+    confirmed: asyncio.Future[bool] | None = field(default=None, repr=False)
+    held: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # The job reserved for this run's hand-off, with when the reserving statement was sent.
+    reserving: asyncio.Task[tuple[store.Job, float] | None] | None = field(default=None, repr=False)
 
     @property
     def job(self) -> store.Job:
@@ -127,6 +146,7 @@ class Processor:
         self.ttl = settings.lease_ttl_seconds
         self.grace = settings.lease_rescue_grace_seconds
         self.operations = {name: kind.operation for name, kind in self.job_types.items()}
+        self.early_types = [name for name, kind in self.job_types.items() if kind.starts_early]
         self.placement = store.Placement(
             fifo=settings.scheduler == "fifo", bypass=settings.scheduler_max_bypass_seconds
         )
@@ -375,24 +395,136 @@ class Processor:
     def _start(self, claimed: store.Claimed, driver: Driver, sent: float) -> None:
         """Run a job this process just claimed on `driver`'s host; `sent`: when the statement that leased
         its slot was sent."""
-        job = claimed.job
-        run = Run(claimed, driver, ProgressReporter(lambda event: self._progress_event(job, event)), deadline=0.0)
+        run = self._new_run(claimed, driver, sent)
+        self._announce(run)
+        self._reserve_ahead(run)
+
+    def _new_run(self, claimed: store.Claimed, driver: Driver, sent: float, *, early: bool = False) -> Run:
+        run = Run(claimed, driver, ProgressReporter(lambda event: self._progress_event(run, event)), deadline=0.0)
+        if early:
+            run.early, run.confirmed = True, asyncio.get_running_loop().create_future()
         self._renewed(run, sent)
-        self.running[job.id] = run
-        run.task = asyncio.create_task(self._run(run), name=f"job {job.id}")
+        self.running[claimed.job.id] = run
+        run.task = asyncio.create_task(self._run(run), name=f"job {claimed.job.id}")
+        return run
+
+    def _announce(self, run: Run) -> None:
+        """The run is this slot's (claimed, handed on, or its early start confirmed): say so."""
+        job = run.job
         if self._early_cancels.pop(job.id, None) is not None:
             self._stop(run, "cancelled")  # the cancel arrived between the claim's commit and now
         if self.events is not None:
             self.events.job_changed(job.id, snapshot=job)
         log.info(
-            "job %s (%s, %s, %s) started on %s, attempt %d",
+            "job %s (%s, %s, %s) started on %s, attempt %d%s",
             job.id,
             job.job_type,
             job.username,
             job.model or "no model",
-            claimed.slot,
+            run.claimed.slot,
             job.attempt,
+            " (its request went out as the job before it ended)" if run.confirmed is not None else "",
         )
+
+    # ---- the next job reserved ahead, and its early start ------------------------------------------
+
+    def _reserve_ahead(self, run: Run) -> None:
+        """Reserve the job this run's hand-off would take, so its request can go out the moment this run
+        ends. Only on a host with one slot, where that moment is the whole GPU's idle time (with several,
+        the others keep it busy), and after a job that starts early itself (a queue of answers is followed
+        by more answers; other work does not pay for a reservation it would rarely use)."""
+        if (
+            self.settings.reserve_ahead_seconds > 0
+            and run.driver.host.slots == 1
+            and run.job.job_type in self.early_types
+            and not self._stopping
+        ):
+            run.reserving = asyncio.create_task(self._reserve(run), name=f"reserve after {run.job.id}")
+
+    async def _reserve(self, run: Run) -> tuple[store.Job, float] | None:
+        sent = time.monotonic()
+        try:
+            job = await store.reserve_next(
+                self._pool(),
+                run.driver.slots,
+                self.worker_id,
+                run.claimed,
+                seconds=self.settings.reserve_ahead_seconds,
+                early_types=self.early_types,
+            )
+        except DATABASE_ERRORS as error:
+            log.debug("reserving the job after %s failed (%s); its hand-off picks without", run.job.id, error)
+            return None
+        return None if job is None else (job, sent)
+
+    async def _start_early(self, run: Run) -> Run | None:
+        """`run` ended, its outcome not yet written: start the job reserved for it now, unless there is none,
+        it has run out, or the slot's lease may have. A reservation still on its way is waited for (briefly):
+        FINISH must not pick while it does, or SKIP LOCKED would pass over the job either is taking."""
+        reserving = run.reserving
+        if reserving is None or self._stopping:
+            return None
+        if not reserving.done():
+            await asyncio.wait({reserving}, timeout=max(0.0, min(RESERVATION_WAIT, run.deadline - time.monotonic())))
+        if not reserving.done() or (reserved := reserving.result()) is None:
+            return None
+        job, sent = reserved
+        now = time.monotonic()
+        if now > sent + self.settings.reserve_ahead_seconds - RESERVATION_MARGIN or now >= run.deadline:
+            return None
+        predicted = dataclasses.replace(
+            job,
+            status=JobStatus.RUNNING,
+            attempt=job.attempt + 1,
+            worker_id=self.worker_id,
+            host=run.driver.host.name,
+        )
+        # Covered by the slot's lease as last renewed for `run`: stopped at its deadline unless confirmed.
+        # It reserves its own next job once confirmed: a pick made while FINISH picks would skip (SKIP LOCKED)
+        # the job FINISH should take.
+        return self._new_run(store.Claimed(predicted, run.claimed.slot), run.driver, run.deadline_sent, early=True)
+
+    def _settle_early(self, early: Run, handed: store.Claimed | None, sent: float) -> bool:
+        """FINISH handed the slot to `handed` (sent at `sent`): confirm the early start if it is that job,
+        else stop it. True if confirmed."""
+        assert early.confirmed is not None
+        if handed is None or handed.job.id != early.job.id or handed.job.attempt != early.job.attempt:
+            early.confirmed.set_result(False)
+            self._stop(early, "unconfirmed")
+            return False
+        early.claimed, early.early = handed, False
+        early.confirmed.set_result(True)
+        self._renewed(early, sent)
+        for event in early.held:
+            self._progress_event(early, event)
+        early.held.clear()
+        self._announce(early)
+        self._reserve_ahead(early)
+        return True
+
+    def _release_reservation(self, run: Run, handed: store.Claimed | None) -> None:
+        """After `run`'s hand-off went to `handed`: a job reserved for it that was not taken is free for all
+        again (FINISH clears it too, unless the reservation committed after FINISH read it)."""
+        reserving = run.reserving
+        if reserving is None:
+            return
+
+        def release(task: asyncio.Task[tuple[store.Job, float] | None]) -> None:
+            reserved = None if task.cancelled() else task.result()
+            if reserved is not None and (handed is None or handed.job.id != reserved[0].id):
+                self._spawn_write(store.unreserve(self._pool(), run.job.id))
+
+        reserving.add_done_callback(release)
+
+    def _spawn_write(self, statement: Any) -> None:
+        write = asyncio.ensure_future(self._quietly(statement))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+
+    @staticmethod
+    async def _quietly(statement: Any) -> None:
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await statement
 
     # ---- running one job -------------------------------------------------------------------------
 
@@ -401,11 +533,21 @@ class Processor:
         run.finishing = True
         if run.watchdog is not None:
             run.watchdog.cancel()
+        if run.confirmed is not None and not await run.confirmed:
+            # An early start whose slot went to another job: it was never this slot's; nothing to record.
+            if self.running.get(run.job.id) is run:
+                del self.running[run.job.id]
+            self._release_reservation(run, None)
+            log.info("job %s: its early start was stopped (the slot went to another job); it stays queued", run.job.id)
+            return
         finished: store.Finished | None = None
         hand_on = False
+        early: Run | None = None
         if outcome is not None:
             # A run that lost its lease hands nothing on: its slot may no longer be ours.
             hand_on = not self._stopping and outcome.kind != "requeue" and run.stop_reason != "lease_lost"
+            if hand_on:  # the reserved job's request goes out now (its task first), while the outcome is written
+                early = await self._start_early(run)
             write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on))
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
@@ -413,10 +555,19 @@ class Processor:
             finished = await asyncio.shield(write)
         job = run.job
         self.running.pop(job.id, None)
-        if finished is not None and finished.next is not None:
-            self._start(finished.next, run.driver, run.deadline_sent)  # its lease was taken by the finishing statement
-        elif not self._stopping and (
-            not (hand_on and finished is not None and finished.job is not None) or outcome.kind == "retry"  # type: ignore[union-attr]
+        handed = finished.next if finished is not None else None
+        self._release_reservation(run, handed)
+        if early is not None and not self._settle_early(early, handed, run.deadline_sent):
+            assert early.task is not None
+            await asyncio.wait({early.task})  # its request is closed before the chosen job's goes out
+        if handed is not None and (early is None or early.claimed is not handed):
+            self._start(handed, run.driver, run.deadline_sent)  # its lease was taken by the finishing statement
+        elif (
+            handed is None
+            and not self._stopping
+            and (
+                not (hand_on and finished is not None and finished.job is not None) or outcome.kind == "retry"  # type: ignore[union-attr]
+            )
         ):
             # The slot is free and the finishing statement did not look for a next job (or could not
             # write), or a retry is now due later: the claim loop looks (and sleeps until the retry is due).
@@ -468,6 +619,8 @@ class Processor:
         return store.Outcome("completed", result=result, progress=progress.state)
 
     def _after_stop(self, run: Run) -> store.Outcome | None:
+        if run.stop_reason == "unconfirmed":
+            return None  # an early start FINISH did not confirm: nothing of it is written
         if run.stop_reason == "shutdown":
             return store.Outcome("requeue", message="re-queued: worker shutting down")
         if run.stop_reason == "lease_lost":
@@ -545,8 +698,13 @@ class Processor:
                 self._settings_values = await system_settings.get_all(conn)
         return system_settings.default_model_for(self._settings_values, job.user_id, self.settings.default_model)
 
-    def _progress_event(self, job: store.Job, event: dict[str, Any]) -> None:
-        """Every progress update (each token) goes to in-process followers and Socket.IO clients."""
+    def _progress_event(self, run: Run, event: dict[str, Any]) -> None:
+        """Every progress update (each token) goes to in-process followers and Socket.IO clients (an early
+        start's, once it is confirmed)."""
+        if run.early:
+            run.held.append(event)
+            return
+        job = run.job
         if self.hub is not None:  # with its attempt: a follower must not glue two attempts' answers together
             self.hub.publish(job.id, {**event, "attempt": job.attempt})
         if self.events is not None:
@@ -575,7 +733,8 @@ class Processor:
         while True:
             await asyncio.sleep(interval)
             # Not a run that stopped for a lost lease: its slot may be someone else's already.
-            asked = [run for run in self.running.values() if run.stop_reason != "lease_lost"]
+            # Nor an early start: its lease is the finishing run's until FINISH hands it on.
+            asked = [run for run in self.running.values() if run.stop_reason != "lease_lost" and not run.early]
             if not asked:
                 continue
             sent = time.monotonic()
@@ -614,7 +773,7 @@ class Processor:
             updates = []
             for run in self.running.values():
                 state = run.progress.take()
-                if state is not None and not run.finishing:
+                if state is not None and not run.finishing and not run.early:
                     updates.append((run.job.id, run.job.attempt, state))
             if not updates:
                 continue

@@ -215,7 +215,8 @@ _PICK = """
 
 # A queued job of the user `u` the host may run now: due, before its queue deadline, its extra lease keys
 # free, the labels it requires on the host, its model fitting the host's GPU memory (when known) and
-# installed there (`_HAS_MODEL`).
+# installed there (`_HAS_MODEL`), and not reserved for another running job's hand-off (`RESERVE_NEXT`) —
+# the hand-off of the job `mine` may take the job reserved for it.
 _ELIGIBLE = """
     ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
     AND ai_jobs.run_at <= now() AND (ai_jobs.queue_deadline IS NULL OR ai_jobs.queue_deadline > now())
@@ -224,6 +225,7 @@ _ELIGIBLE = """
     AND ai_jobs.requires <@ (host.labels || ARRAY['host:' || host.name])
     AND (host.gpu_memory IS NULL OR coalesce((host.installed ->> ai_jobs.model)::bigint, 0) <= host.gpu_memory)
     AND {has_model}
+    AND (ai_jobs.reserved_until IS NULL OR ai_jobs.reserved_until <= now() OR ai_jobs.reserved_for = {mine})
 """
 
 # The host has the job's model (as its last probe listed them), so Ollama there will not answer "model not
@@ -264,11 +266,12 @@ _LEFT_FOR_ANOTHER = f"""
 """
 
 
-def _pick(*, when: str, only: str = "") -> str:
-    """The next job for the host (`_PICK`), if `when`; `only`: a further condition on it."""
+def _pick(*, when: str, only: str = "", mine: str = "NULL") -> str:
+    """The next job for the host (`_PICK`), if `when`; `only`: a further condition on it; `mine`: the
+    running job whose reserved next job it may take."""
     return _PICK.format(
         columns=columns("ai_jobs"),
-        eligible=_ELIGIBLE.format(has_model=_HAS_MODEL.format(host="host")) + only,
+        eligible=_ELIGIBLE.format(has_model=_HAS_MODEL.format(host="host"), mine=mine) + only,
         when=when,
         left_for_another=_LEFT_FOR_ANOTHER,
         aged=_AGED,
@@ -310,7 +313,8 @@ _TURN = """, turn AS (
 _START = f"""
 started AS (
     UPDATE ai_jobs j SET status = 'running', attempt = j.attempt + 1, worker_id = :worker_id, host = :host,
-                         started_at = now(), updated_at = now(), progress = '{{{{}}}}'::jsonb
+                         started_at = now(), updated_at = now(), progress = '{{{{}}}}'::jsonb,
+                         reserved_for = NULL, reserved_until = NULL
     FROM {{lease}} a
     WHERE j.id = a.job_id AND j.status = 'queued' {{condition}}
     RETURNING {columns("j")}, a.key AS slot
@@ -405,6 +409,43 @@ WHERE j.id = p.id AND j.status = 'running' AND j.attempt = p.attempt
 RETURNING j.id
 """)
 
+# ---- reserving the next job ahead ------------------------------------------------------------------
+
+# What a hand-off may take: a job with extra lease keys is claimed, not handed a slot (its keys may be busy).
+_HANDED_ON = "AND cardinality(ai_jobs.locks) = 0"
+
+# While the job :job_id runs alone on its host (the processor still holds the slot :slot), the job its
+# hand-off would take now — the same pick as FINISH's — is reserved for it for :seconds, if its type is
+# one of :early_types (it only asks Ollama for an answer: it may start before FINISH confirms it). Then the
+# processor sends that job's request the moment the running one ends, while FINISH writes the outcome and
+# hands the slot on. FINISH picks again, fairly, at the end: if the pick is another job (one that came
+# meanwhile and is fairer), the early start is stopped and the reservation cleared. The job stays `queued`;
+# no reservation is made while another host could run it, and one lasts at most :seconds
+# (RESERVE_AHEAD_SECONDS): a host added meanwhile passes over the job until then.
+# A reservation never keeps a job from an idle GPU: none is made while another host could run the job.
+_ANOTHER_HOST_COULD_RUN = """
+    SELECT 1 FROM hosts g
+    WHERE g.name <> :host AND g.reachable AND NOT g.draining
+      AND picked.requires <@ (g.labels || ARRAY['host:' || g.name])
+      AND (picked.model IS NULL OR g.installed = '{}'::jsonb OR g.installed ? picked.model)
+"""
+_SLOT_STILL_OURS = (
+    "EXISTS (SELECT 1 FROM leases l WHERE l.key = :slot AND l.worker_id = :worker_id AND l.expires_at > now())"
+)
+RESERVE_NEXT = Statement(f"""
+WITH {_HOST}, picked AS ({_pick(when=_SLOT_STILL_OURS, only=_HANDED_ON)}
+), reserved AS (
+    UPDATE ai_jobs j SET reserved_for = :job_id, reserved_until = now() + make_interval(secs => :seconds)
+    FROM picked WHERE j.id = picked.id AND picked.job_type = ANY(:early_types::text[])
+      AND NOT EXISTS ({_ANOTHER_HOST_COULD_RUN})
+    RETURNING j.id
+)
+SELECT {columns("picked")} FROM picked JOIN reserved ON reserved.id = picked.id
+""")
+
+# A job started early that FINISH did not confirm: what it reserved in turn is free for all again.
+UNRESERVE = Statement("UPDATE ai_jobs SET reserved_for = NULL, reserved_until = NULL WHERE reserved_for = :job_id")
+
 # ---- finishing (and handing the slot on) -------------------------------------------------------------
 
 # A run's load_duration above this means Ollama loaded the model for it (a warm start reports milliseconds).
@@ -454,7 +495,10 @@ WITH {_HOST}, finished AS (
     DELETE FROM leases WHERE job_id = :job_id AND attempt = :attempt AND key <> :slot
       AND EXISTS (SELECT 1 FROM finished)
     RETURNING key
-), next AS ({_pick(when=":hand_on AND EXISTS (SELECT 1 FROM finished)", only="AND cardinality(ai_jobs.locks) = 0")}
+), next AS ({_pick(when=":hand_on AND EXISTS (SELECT 1 FROM finished)", only=_HANDED_ON, mine=":job_id")}
+), unreserved AS (  -- the job reserved for this one, if the fair pick is another now: free for all again
+    UPDATE ai_jobs SET reserved_for = NULL, reserved_until = NULL
+    WHERE reserved_for = :job_id AND id NOT IN (SELECT id FROM next)
 ), moved AS (
     UPDATE leases l SET {", ".join(f"{name} = h.{name}" for name in _LEASE_COLUMNS.split(", ") if name != "key")}
     FROM (SELECT {_HOLD.format(slot=":slot", job="next", host=":host")} FROM next) AS h({_LEASE_COLUMNS})

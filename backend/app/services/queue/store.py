@@ -249,6 +249,33 @@ async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
     return None
 
 
+async def reserve_next(
+    conn: Executor,
+    slots: Slots,
+    worker_id: str,
+    running: Claimed,
+    *,
+    seconds: float,
+    early_types: list[str],
+) -> Job | None:
+    """Reserve for the running job the job its hand-off would take now, if that job is of `early_types`
+    (it may start before FINISH confirms it); the job, still queued, or None."""
+    row = await sql.RESERVE_NEXT.fetchrow(
+        conn,
+        job_id=running.job.id,
+        slot=running.slot,
+        seconds=seconds,
+        early_types=early_types,
+        **slots.params(worker_id),
+    )
+    return None if row is None else Job.from_row(row)
+
+
+async def unreserve(conn: Executor, job_id: uuid.UUID) -> None:
+    """Free what was reserved for `job_id` (a job started early whose start was not confirmed)."""
+    await sql.UNRESERVE.execute(conn, job_id=job_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Renewal:
     key: str

@@ -32,6 +32,7 @@ class ChatRequest(OllamaOptions):
 class ChatJob(JobType[ChatRequest]):
     job_type = "chat"
     runs_model = True
+    starts_early = True
     label = "Chat"
     operation = "AI Chat"
     description = "A conversation with a model; the reply streams as it is written."

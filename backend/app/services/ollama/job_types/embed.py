@@ -30,6 +30,7 @@ class EmbedRequest(BaseModel):
 class EmbedJob(JobType[EmbedRequest]):
     job_type = "embed"
     runs_model = True
+    starts_early = True
     label = "Embeddings"
     operation = "AI Embeddings"
     description = "Vectors for one text or a batch."

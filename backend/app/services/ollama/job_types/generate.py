@@ -23,6 +23,7 @@ class GenerateRequest(OllamaOptions):
 class GenerateJob(JobType[GenerateRequest]):
     job_type = "generate"
     runs_model = True
+    starts_early = True
     label = "Text generation"
     operation = "AI Text Generation"
     description = "A prompt to a model; the answer streams as it is written."
