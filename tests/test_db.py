@@ -129,3 +129,17 @@ def test_a_server_left_by_a_killed_process_is_stopped_by_the_next_one(
     again, _ = start_server(embedded_env)
     stopped_by(again, signal.SIGTERM)
     assert postgres_of(pgdata) == [], again.output()
+
+
+def test_every_queue_statement_fits_the_prepared_statement_cache() -> None:
+    """asyncpg prepares and caches only statements up to `max_cacheable_statement_size`; a longer one is
+    parsed and planned again on every call (CLAIM and FINISH then cost ten times as much)."""
+    from app import db
+    from app.db import Statement
+    from app.services.queue import sql
+
+    statements = {name: value for name, value in vars(sql).items() if isinstance(value, Statement)}
+    assert {"CLAIM", "FINISH"} <= set(statements)
+    sizes = {name: len(statement.sql.encode()) for name, statement in statements.items()}
+    too_long = {name: size for name, size in sizes.items() if size > db.MAX_CACHED_STATEMENT}
+    assert not too_long, f"raise db.MAX_CACHED_STATEMENT or shorten: {too_long}"

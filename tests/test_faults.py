@@ -205,7 +205,6 @@ async def test_an_early_start_whose_hand_off_cannot_be_written_stops_at_the_borr
         "OLLAMA_BASE_URL": sim.base_url,
         "LEASE_TTL_SECONDS": "3",
         "LEASE_RESCUE_GRACE_SECONDS": "2",
-        "RESERVE_AHEAD_SECONDS": "6",
     }
     sim.configure(token_delay=0.03, tokens=150)  # 4.5 s: longer than any deadline left when the cut comes
     sim.hold(endpoints=["generate"], after_tokens=1, count=1)

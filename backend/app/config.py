@@ -40,13 +40,12 @@ class Settings(BaseSettings):
         description="A job eligible this long goes first among its priority, warm or not: no job is passed over "
         "for warmer work for longer.",
     )
-    reserve_ahead_seconds: float = Field(
-        default=2.0,
-        ge=0,
-        le=60,
-        description="While a job runs alone on a GPU host, the job that comes next there is reserved for at most "
-        "this long, so its request goes to Ollama the moment the running one ends (the GPU does not wait for the "
-        "queue's bookkeeping). Other hosts pass over a reserved job meanwhile. 0: no reservations.",
+    reserve_ahead: bool = Field(
+        default=True,
+        description="On a GPU host with one slot, the job that comes next there is reserved while a job runs, "
+        "so its request goes to Ollama the moment the running one ends (the GPU does not wait for the queue's "
+        "bookkeeping). The reservation lasts as long as the running job's lease; other hosts pass over the "
+        "job meanwhile. false: no reservations.",
     )
     host_probe_interval: float = Field(default=3.0, gt=0, description="Seconds between two probes of each host.")
     ollama_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect to Ollama.")

@@ -111,10 +111,28 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     LISTEN, SET or take session locks (LISTEN has its own connection, advisory locks are per transaction)."""
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A pool of raw asyncpg connections (the queue's statements, status, submit)."""
+MAX_CACHED_STATEMENT = 64 * 1024  # bytes; the queue's longest statement must fit (tests/test_db.py)
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, generic_plans: bool = False) -> asyncpg.Pool:
+    """A pool of raw asyncpg connections (the queue's statements, status, submit).
+
+    `generic_plans`: plan each prepared statement once, for any parameters (a processor's pool). CLAIM and
+    FINISH are long chains of CTEs that take 5-10 ms to plan and about 1 ms to run. PostgreSQL plans the
+    first five calls on each connection for their parameters, and keeps doing so for a statement whose
+    parameters switch a part of it off (FINISH without :reserve_ahead), which then costs ten times what
+    running it does."""
     pool = await asyncpg.create_pool(
-        asyncpg_dsn(url), min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+        asyncpg_dsn(url),
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        # asyncpg prepares (and caches) only statements up to 15 KiB by default; CLAIM and FINISH are
+        # longer. An uncached statement is parsed and planned on every call — ~10 ms each on 2 cores,
+        # where a prepared one runs its cached plan in ~1 ms.
+        max_cacheable_statement_size=MAX_CACHED_STATEMENT,
+        server_settings={"plan_cache_mode": "force_generic_plan"} if generic_plans else None,
     )
     assert pool is not None
     return pool

@@ -293,22 +293,18 @@ async def test_a_heartbeat_judges_only_the_runs_it_asked_about(
 # ---- the next job reserved ahead: its request goes out as the one before ends --------------------------
 
 
-def _reservation_back(processor: Processor, job_id: uuid.UUID) -> bool:
-    run = processor.running.get(job_id)
-    return run is not None and run.reserving is not None and run.reserving.done()
-
-
 async def _held_with_the_next_reserved(
     db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
 ) -> tuple[Processor, store.Job, store.Job]:
     """Two of alice's jobs queued before the processor starts; the first runs, held at the stand-in,
-    and the second is reserved for its hand-off (the processor has the reservation back)."""
+    and the second is reserved for its hand-off (by the claim that started the first)."""
     sim.hold(endpoints=["generate"], after_tokens=1, count=1)
     first = await submit(db)
     second = await submit(db, request={"model": "tinyllama", "prompt": "second"})
     processor = await start_processor()
     await asyncio.to_thread(sim.wait_held, 1)
-    await until(lambda: _reservation_back(processor, first.id), what="the next job's reservation")
+    ahead = processor.running[first.id].claimed.ahead
+    assert ahead is not None and ahead.id == second.id
     assert await db.fetchval("SELECT reserved_for FROM ai_jobs WHERE id = $1", second.id) == first.id
     return processor, first, second
 

@@ -4,6 +4,7 @@ cancel, quotas and queue positions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 import asyncpg
@@ -383,10 +384,19 @@ async def test_a_retry_handing_its_slot_to_the_same_users_next_job_keeps_the_cou
 OTHER_HOST = store.Slots(pool="gpu", keys=["gpu/other/0"], ttl=30, grace=0, operations=SLOTS.operations, host="other")
 
 
-async def reserve(
-    db: asyncpg.Pool, running: store.Claimed, early_types: tuple[str, ...] = ("generate",)
-) -> store.Job | None:
-    return await store.reserve_next(db, slots(), "w1", running, seconds=30, early_types=list(early_types))
+def reserving(early_types: tuple[str, ...] = ("generate",)) -> store.Slots:
+    return dataclasses.replace(slots(), reserve_ahead=True, early_types=early_types)
+
+
+async def claim_reserving(db: asyncpg.Pool, early_types: tuple[str, ...] = ("generate",)) -> store.Claimed:
+    claimed = await store.claim(db, reserving(early_types), "w1")
+    assert claimed is not None
+    return claimed
+
+
+async def hand_on_reserving(db: asyncpg.Pool, claimed: store.Claimed) -> store.Finished:
+    outcome = store.Outcome("completed", result={"ok": True}, progress={})
+    return await store.finish(db, claimed, outcome, worker_id="w1", slots=reserving(), hand_on=True)
 
 
 async def reserved_for(db: asyncpg.Pool, job_id: uuid.UUID) -> uuid.UUID | None:
@@ -397,28 +407,53 @@ async def add_other_host(db: asyncpg.Pool) -> None:
     await db.execute("INSERT INTO hosts (name, base_url, slots) VALUES ('other', 'http://other:11434', 1)")
 
 
-async def test_a_job_reserved_for_a_hand_off_is_passed_over_by_other_claims_and_taken_by_that_hand_off(
+async def test_a_claim_reserves_the_job_its_hand_off_would_take_and_other_hosts_pass_over_it(
     db: asyncpg.Pool,
 ) -> None:
     first, second = await enqueue(db, new_job()), await enqueue(db, new_job())
-    running = await claim(db)
-    assert running is not None and running.job.id == first.id
-    reserved = await reserve(db, running)
-    assert reserved is not None and reserved.id == second.id and reserved.status == "queued"
+    running = await claim_reserving(db)
+    assert running.job.id == first.id
+    assert running.ahead is not None and running.ahead.id == second.id and running.ahead.status == "queued"
     assert await reserved_for(db, second.id) == first.id
     await add_other_host(db)  # a host that joins while the job is reserved
     assert await store.claim(db, OTHER_HOST, "w2") is None, "another host's claim passed over the reserved job"
-    finished = await finish(db, running, hand_on=True)
+    finished = await hand_on_reserving(db, running)
     assert finished.next is not None and finished.next.job.id == second.id and finished.next.job.attempt == 1
+    assert finished.next.ahead is None, "nothing left to reserve"
     assert await reserved_for(db, second.id) is None
 
 
-async def test_a_reservation_that_ran_out_is_anyones(db: asyncpg.Pool) -> None:
+async def test_a_hand_off_reserves_the_job_after_the_one_it_hands_on_counting_that_user_as_served(
+    db: asyncpg.Pool,
+) -> None:
+    """The same fair order as the claims that would follow: alice just had her turn, so bob's job is
+    reserved after hers; when bob's starts, it is alice's turn again."""
+    alice_1, alice_2 = await enqueue(db, new_job()), await enqueue(db, new_job())
+    bob_1 = await enqueue(db, new_job("bob"))
+    running = await claim_reserving(db)
+    assert running.job.id == alice_1.id and running.ahead is not None and running.ahead.id == bob_1.id
+    finished = await hand_on_reserving(db, running)
+    handed = finished.next
+    assert handed is not None and handed.job.id == bob_1.id
+    assert handed.ahead is not None and handed.ahead.id == alice_2.id
+    assert await reserved_for(db, alice_2.id) == bob_1.id and await reserved_for(db, bob_1.id) is None
+
+
+async def test_a_reservation_lasts_as_long_as_the_lease_it_follows(db: asyncpg.Pool) -> None:
     await enqueue(db, new_job())
     second = await enqueue(db, new_job())
-    running = await claim(db)
-    assert running is not None and await reserve(db, running) is not None
+    running = await claim_reserving(db)
     await add_other_host(db)
+    # Time passes; the heartbeat renews the lease and the reservation with it.
+    await db.execute("UPDATE ai_jobs SET reserved_until = now() - interval '1 second' WHERE id = $1", second.id)
+    renewed = await store.heartbeat(db, "w1", 30, [(running.job.id, running.job.attempt)])
+    assert [renewal.job_id for renewal in renewed] == [running.job.id]
+    until_, expires = await db.fetchrow(
+        "SELECT j.reserved_until, l.expires_at FROM ai_jobs j, leases l WHERE j.id = $1 AND l.key = 'gpu/0'", second.id
+    )
+    assert until_ == expires
+    assert await store.claim(db, OTHER_HOST, "w2") is None
+    # The worker is gone: no heartbeat; once the lease would have expired, the job is anyone's.
     await db.execute("UPDATE ai_jobs SET reserved_until = now() - interval '1 second' WHERE id = $1", second.id)
     taken = await store.claim(db, OTHER_HOST, "w2")
     assert taken is not None and taken.job.id == second.id
@@ -431,11 +466,11 @@ async def test_a_fairer_job_that_came_after_the_reservation_takes_the_hand_off_a
     reservation no longer keeps that job from anyone."""
     await enqueue(db, new_job())
     second = await enqueue(db, new_job())
-    running = await claim(db)
-    assert running is not None and (await reserve(db, running)).id == second.id  # type: ignore[union-attr]
+    running = await claim_reserving(db)
+    assert running.ahead is not None and running.ahead.id == second.id
     bobs = await enqueue(db, new_job("bob"))
     await add_other_host(db)
-    finished = await finish(db, running, hand_on=True)
+    finished = await hand_on_reserving(db, running)
     assert finished.next is not None and finished.next.job.id == bobs.id
     assert await reserved_for(db, second.id) is None
     taken = await store.claim(db, OTHER_HOST, "w2")
@@ -448,28 +483,21 @@ async def test_no_job_is_reserved_while_another_host_could_run_it(db: asyncpg.Po
     await db.execute("UPDATE hosts SET labels = '{a100}' WHERE name = 'default'")
     await enqueue(db, new_job())
     second = await enqueue(db, new_job())
-    running = await claim(db)
-    assert running is not None
-    assert await reserve(db, running) is None, "the other host could run it"
+    third = await enqueue(db, new_job(requires=["a100"]))  # only this host can run it
+    running = await claim_reserving(db)
+    assert running.ahead is None, "the other host could run the second job"
     assert await reserved_for(db, second.id) is None
-    await db.execute("UPDATE ai_jobs SET requires = '{a100}' WHERE id = $1", second.id)  # only this host can
-    reserved = await reserve(db, running)
-    assert reserved is not None and reserved.id == second.id
+    finished = await hand_on_reserving(db, running)
+    assert finished.next is not None and finished.next.job.id == second.id
+    assert finished.next.ahead is not None and finished.next.ahead.id == third.id
 
 
-async def test_only_a_job_that_may_start_early_is_reserved(db: asyncpg.Pool) -> None:
+async def test_only_jobs_that_may_start_early_are_reserved_and_only_when_asked(db: asyncpg.Pool) -> None:
     await enqueue(db, new_job())
-    second = await enqueue(db, new_job())
-    running = await claim(db)
-    assert running is not None
-    assert await reserve(db, running, early_types=()) is None
-    assert await reserved_for(db, second.id) is None
-
-
-async def test_a_slot_no_longer_held_reserves_nothing(db: asyncpg.Pool) -> None:
-    await enqueue(db, new_job())
-    await enqueue(db, new_job())
-    running = await claim(db)
-    assert running is not None
-    await expire_leases(db)
-    assert await reserve(db, running) is None
+    second, third = await enqueue(db, new_job()), await enqueue(db, new_job())
+    running = await claim_reserving(db, early_types=())
+    assert running.ahead is None and await reserved_for(db, second.id) is None
+    await finish(db, running)
+    claimed = await claim(db)  # a host with more than one slot, or RESERVE_AHEAD=false
+    assert claimed is not None and claimed.job.id == second.id
+    assert claimed.ahead is None and await reserved_for(db, third.id) is None

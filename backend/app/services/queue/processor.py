@@ -10,8 +10,9 @@ How a job goes through it:
   jobs at once every PROGRESS_WRITE_INTERVAL;
 - **finish** — one statement writes the outcome and hands the slot straight to the next job
   (`store.finish`), whose run starts at once: the GPU does not wait for a separate claim.
-- **reserve ahead** — while a job runs alone on its host, the job its hand-off would take is reserved
-  for it (`store.reserve_next`, RESERVE_AHEAD_SECONDS at most). When the run ends, that job's request goes
+- **reserve ahead** — on a one-slot host, the statement that starts a job (the claim, a hand-off) also
+  reserves the job that job's hand-off would take (`Claimed.ahead`; RESERVE_AHEAD, while its lease lasts).
+  When the run ends, that job's request goes
   to Ollama at once (an *early start*, under the slot's lease, which this processor still holds), while
   FINISH writes the outcome and picks again. FINISH's pick decides: if it is the reserved job, the early
   start is confirmed and carries on; if not (a fairer job came, the job was cancelled), it is stopped
@@ -73,9 +74,6 @@ log = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 EARLY_CANCEL_MEMORY = 60.0  # seconds a cancel for a job not (yet) running here is remembered
-# A reservation is used only this long before it runs out (the database's clock starts it after ours).
-RESERVATION_MARGIN = 0.1
-RESERVATION_WAIT = 1.0  # at most this long a finishing run waits for its reservation's answer
 
 
 def new_worker_id() -> str:
@@ -115,8 +113,6 @@ class Run:
     early: bool = False
     confirmed: asyncio.Future[bool] | None = field(default=None, repr=False)
     held: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    # The job reserved for this run's hand-off, with when the reserving statement was sent.
-    reserving: asyncio.Task[tuple[store.Job, float] | None] | None = field(default=None, repr=False)
 
     @property
     def job(self) -> store.Job:
@@ -146,7 +142,7 @@ class Processor:
         self.ttl = settings.lease_ttl_seconds
         self.grace = settings.lease_rescue_grace_seconds
         self.operations = {name: kind.operation for name, kind in self.job_types.items()}
-        self.early_types = [name for name, kind in self.job_types.items() if kind.starts_early]
+        self.early_types = tuple(name for name, kind in self.job_types.items() if kind.starts_early)
         self.placement = store.Placement(
             fifo=settings.scheduler == "fifo", bypass=settings.scheduler_max_bypass_seconds
         )
@@ -187,7 +183,7 @@ class Processor:
 
     async def start(self) -> None:
         self.db = await db.create_pool(
-            self.database_url, min_size=1, max_size=max(self.settings.max_concurrent_jobs, 4) + 3
+            self.database_url, min_size=1, max_size=max(self.settings.max_concurrent_jobs, 4) + 3, generic_plans=True
         )
         await fleet_hosts.seed(self.db, self.settings)
         await self._load_hosts()
@@ -307,6 +303,10 @@ class Processor:
                 operations=self.operations,
                 host=name,
                 placement=self.placement,
+                # Reserve ahead only where the hand-off's moment is the whole GPU's idle time: with several
+                # slots, the others keep it busy.
+                reserve_ahead=self.settings.reserve_ahead and host.slots == 1,
+                early_types=self.early_types,
             )
             if driver is None:
                 self.drivers[name] = Driver(host, client, slots)
@@ -397,7 +397,6 @@ class Processor:
         its slot was sent."""
         run = self._new_run(claimed, driver, sent)
         self._announce(run)
-        self._reserve_ahead(run)
 
     def _new_run(self, claimed: store.Claimed, driver: Driver, sent: float, *, early: bool = False) -> Run:
         run = Run(claimed, driver, ProgressReporter(lambda event: self._progress_event(run, event)), deadline=0.0)
@@ -428,49 +427,12 @@ class Processor:
 
     # ---- the next job reserved ahead, and its early start ------------------------------------------
 
-    def _reserve_ahead(self, run: Run) -> None:
-        """Reserve the job this run's hand-off would take, so its request can go out the moment this run
-        ends. Only on a host with one slot, where that moment is the whole GPU's idle time (with several,
-        the others keep it busy), and after a job that starts early itself (a queue of answers is followed
-        by more answers; other work does not pay for a reservation it would rarely use)."""
-        if (
-            self.settings.reserve_ahead_seconds > 0
-            and run.driver.host.slots == 1
-            and run.job.job_type in self.early_types
-            and not self._stopping
-        ):
-            run.reserving = asyncio.create_task(self._reserve(run), name=f"reserve after {run.job.id}")
-
-    async def _reserve(self, run: Run) -> tuple[store.Job, float] | None:
-        sent = time.monotonic()
-        try:
-            job = await store.reserve_next(
-                self._pool(),
-                run.driver.slots,
-                self.worker_id,
-                run.claimed,
-                seconds=self.settings.reserve_ahead_seconds,
-                early_types=self.early_types,
-            )
-        except DATABASE_ERRORS as error:
-            log.debug("reserving the job after %s failed (%s); its hand-off picks without", run.job.id, error)
-            return None
-        return None if job is None else (job, sent)
-
-    async def _start_early(self, run: Run) -> Run | None:
-        """`run` ended, its outcome not yet written: start the job reserved for it now, unless there is none,
-        it has run out, or the slot's lease may have. A reservation still on its way is waited for (briefly):
-        FINISH must not pick while it does, or SKIP LOCKED would pass over the job either is taking."""
-        reserving = run.reserving
-        if reserving is None or self._stopping:
-            return None
-        if not reserving.done():
-            await asyncio.wait({reserving}, timeout=max(0.0, min(RESERVATION_WAIT, run.deadline - time.monotonic())))
-        if not reserving.done() or (reserved := reserving.result()) is None:
-            return None
-        job, sent = reserved
+    def _start_early(self, run: Run) -> Run | None:
+        """`run` ended, its outcome not yet written: start the job reserved to follow it now, unless there is
+        none or the slot's lease (and with it the reservation) may have run out."""
+        job = run.claimed.ahead
         now = time.monotonic()
-        if now > sent + self.settings.reserve_ahead_seconds - RESERVATION_MARGIN or now >= run.deadline:
+        if job is None or self._stopping or now >= run.deadline:  # the reservation lasts as the lease does
             return None
         predicted = dataclasses.replace(
             job,
@@ -480,8 +442,6 @@ class Processor:
             host=run.driver.host.name,
         )
         # Covered by the slot's lease as last renewed for `run`: stopped at its deadline unless confirmed.
-        # It reserves its own next job once confirmed: a pick made while FINISH picks would skip (SKIP LOCKED)
-        # the job FINISH should take.
         return self._new_run(store.Claimed(predicted, run.claimed.slot), run.driver, run.deadline_sent, early=True)
 
     def _settle_early(self, early: Run, handed: store.Claimed | None, sent: float) -> bool:
@@ -499,32 +459,7 @@ class Processor:
             self._progress_event(early, event)
         early.held.clear()
         self._announce(early)
-        self._reserve_ahead(early)
         return True
-
-    def _release_reservation(self, run: Run, handed: store.Claimed | None) -> None:
-        """After `run`'s hand-off went to `handed`: a job reserved for it that was not taken is free for all
-        again (FINISH clears it too, unless the reservation committed after FINISH read it)."""
-        reserving = run.reserving
-        if reserving is None:
-            return
-
-        def release(task: asyncio.Task[tuple[store.Job, float] | None]) -> None:
-            reserved = None if task.cancelled() else task.result()
-            if reserved is not None and (handed is None or handed.job.id != reserved[0].id):
-                self._spawn_write(store.unreserve(self._pool(), run.job.id))
-
-        reserving.add_done_callback(release)
-
-    def _spawn_write(self, statement: Any) -> None:
-        write = asyncio.ensure_future(self._quietly(statement))
-        self._writes.add(write)
-        write.add_done_callback(self._writes.discard)
-
-    @staticmethod
-    async def _quietly(statement: Any) -> None:
-        with contextlib.suppress(*DATABASE_ERRORS):
-            await statement
 
     # ---- running one job -------------------------------------------------------------------------
 
@@ -537,7 +472,6 @@ class Processor:
             # An early start whose slot went to another job: it was never this slot's; nothing to record.
             if self.running.get(run.job.id) is run:
                 del self.running[run.job.id]
-            self._release_reservation(run, None)
             log.info("job %s: its early start was stopped (the slot went to another job); it stays queued", run.job.id)
             return
         finished: store.Finished | None = None
@@ -547,7 +481,7 @@ class Processor:
             # A run that lost its lease hands nothing on: its slot may no longer be ours.
             hand_on = not self._stopping and outcome.kind != "requeue" and run.stop_reason != "lease_lost"
             if hand_on:  # the reserved job's request goes out now (its task first), while the outcome is written
-                early = await self._start_early(run)
+                early = self._start_early(run)
             write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on))
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
@@ -556,7 +490,6 @@ class Processor:
         job = run.job
         self.running.pop(job.id, None)
         handed = finished.next if finished is not None else None
-        self._release_reservation(run, handed)
         if early is not None and not self._settle_early(early, handed, run.deadline_sent):
             assert early.task is not None
             await asyncio.wait({early.task})  # its request is closed before the chosen job's goes out

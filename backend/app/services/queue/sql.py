@@ -209,13 +209,13 @@ _PICK = """
     ) j
     WHERE u.pool = :pool AND {when}
     ORDER BY j.priority DESC, j.aged DESC, CASE WHEN j.aged THEN j.run_at END, j.warm DESC,
-             u.last_claimed_at ASC NULLS FIRST, j.created_at, j.id
+             {last_claimed_at} ASC NULLS FIRST, j.created_at, j.id
     LIMIT 1
 """
 
 # A queued job of the user `u` the host may run now: due, before its queue deadline, its extra lease keys
 # free, the labels it requires on the host, its model fitting the host's GPU memory (when known) and
-# installed there (`_HAS_MODEL`), and not reserved for another running job's hand-off (`RESERVE_NEXT`) —
+# installed there (`_HAS_MODEL`), and not reserved for another running job's hand-off (`_reserve_ahead`) —
 # the hand-off of the job `mine` may take the job reserved for it.
 _ELIGIBLE = """
     ai_jobs.pool = u.pool AND ai_jobs.user_id = u.user_id AND ai_jobs.status = 'queued'
@@ -266,15 +266,20 @@ _LEFT_FOR_ANOTHER = f"""
 """
 
 
-def _pick(*, when: str, only: str = "", mine: str = "NULL") -> str:
+def _pick(*, when: str, only: str = "", mine: str = "NULL", served: str | None = None) -> str:
     """The next job for the host (`_PICK`), if `when`; `only`: a further condition on it; `mine`: the
-    running job whose reserved next job it may take."""
+    running job whose reserved next job it may take; `served`: a CTE of the job this statement starts,
+    whose user counts as just served (the statement's own update of their turn is not visible to it)."""
+    last_claimed_at = "u.last_claimed_at"
+    if served is not None:
+        last_claimed_at = f"CASE WHEN u.user_id IN (SELECT user_id FROM {served}) THEN now() ELSE u.last_claimed_at END"
     return _PICK.format(
         columns=columns("ai_jobs"),
         eligible=_ELIGIBLE.format(has_model=_HAS_MODEL.format(host="host"), mine=mine) + only,
         when=when,
         left_for_another=_LEFT_FOR_ANOTHER,
         aged=_AGED,
+        last_claimed_at=last_claimed_at,
     )
 
 
@@ -321,6 +326,42 @@ started AS (
 ){{turn}}, started_event AS (
     INSERT INTO job_events (job_id, status, attempt, worker_id) SELECT id, 'running', attempt, :worker_id FROM started
 )"""
+
+# ---- reserving the next job ahead ------------------------------------------------------------------
+
+# What a hand-off may take: a job with extra lease keys is claimed, not handed a slot (its keys may be busy).
+_HANDED_ON = "AND cardinality(ai_jobs.locks) = 0"
+
+# A reservation never keeps a job from an idle GPU: none is made while another host could run the job.
+_ANOTHER_HOST_COULD_RUN = """
+    SELECT 1 FROM hosts g
+    WHERE g.name <> :host AND g.reachable AND NOT g.draining
+      AND ahead.requires <@ (g.labels || ARRAY['host:' || g.name])
+      AND (ahead.model IS NULL OR g.installed = '{}'::jsonb OR g.installed ? ahead.model)
+"""
+
+
+def _reserve_ahead(started: str) -> str:
+    """CTEs `ahead` and `reserved` for a statement that starts a job on a slot (CLAIM, FINISH's hand-off),
+    `started` being its CTE: with :reserve_ahead (a one-slot host) and a job of :early_types started, the
+    job that job's own hand-off would take next — the same fair pick, its user counted as just served — is
+    reserved for it, as long as its lease lasts (HEARTBEAT renews both). The processor then sends that
+    job's request the moment the started one ends (an *early start*) while FINISH writes the outcome and
+    picks again, fairly: if the pick is another job (a fairer one came meanwhile, the reserved one was
+    cancelled), the early start is stopped and the reservation cleared. The job stays `queued`; no other
+    claim takes it meanwhile, and none is made while another host could run it. Only types of
+    :early_types (they only ask Ollama for an answer) are reserved: their start may be stopped with
+    nothing to undo."""
+    gate = f":reserve_ahead AND EXISTS (SELECT 1 FROM {started} WHERE job_type = ANY(:early_types::text[]))"
+    only = f"{_HANDED_ON} AND ai_jobs.id NOT IN (SELECT id FROM {started})"
+    return f"""ahead AS ({_pick(when=gate, only=only, served=started)}
+), reserved AS (
+    UPDATE ai_jobs j SET reserved_for = s.id, reserved_until = now() + make_interval(secs => :ttl)
+    FROM ahead, {started} s
+    WHERE j.id = ahead.id AND ahead.job_type = ANY(:early_types::text[]) AND NOT EXISTS ({_ANOTHER_HOST_COULD_RUN})
+    RETURNING j.id
+)"""
+
 
 # Claim: take a free slot of :slot_keys (no live lease, or one expired longer than the grace) together
 # with the next job, and mark the job running — one statement. Concurrent claimers try different free
@@ -370,10 +411,12 @@ expired AS (
 ), recorded AS (
     INSERT INTO lease_history (key, holder, operation, details, user_id, username, task_ref, acquired_at)
     SELECT key, holder, operation, details, user_id, username, task_ref, acquired_at FROM acquired
-)
-SELECT started.*, picked.id AS picked_id, picked.attempt + 1 AS picked_attempt,
+), {_reserve_ahead("started")}
+SELECT 'started' AS what, started.*, picked.id AS picked_id, picked.attempt + 1 AS picked_attempt,
        (SELECT count(*) FROM acquired) AS leases_taken
 FROM picked LEFT JOIN started ON started.id = picked.id
+UNION ALL
+SELECT 'reserved', {columns("ahead")}, NULL, NULL, NULL, NULL FROM ahead JOIN reserved ON reserved.id = ahead.id
 """)
 
 # A claim that took leases but could not start its job (an extra key was taken by someone else first).
@@ -396,6 +439,9 @@ WITH renewed AS (
     WHERE worker_id = :worker_id AND expires_at > now()
       AND (job_id, attempt) IN (SELECT * FROM unnest(:job_ids::uuid[], :attempts::int[]))
     RETURNING key, job_id, attempt
+), reservations AS (  -- a job reserved to follow one of them (`_reserve_ahead`) stays reserved as long
+    UPDATE ai_jobs SET reserved_until = now() + make_interval(secs => :ttl)
+    WHERE reserved_for IN (SELECT job_id FROM renewed) AND status = 'queued'
 )
 SELECT r.key, r.job_id, r.attempt, j.cancel_requested_at IS NOT NULL AS cancel_requested
 FROM renewed r LEFT JOIN ai_jobs j ON j.id = r.job_id
@@ -408,43 +454,6 @@ FROM unnest(:job_ids::uuid[], :attempts::int[], :progress::jsonb[]) AS p(id, att
 WHERE j.id = p.id AND j.status = 'running' AND j.attempt = p.attempt
 RETURNING j.id
 """)
-
-# ---- reserving the next job ahead ------------------------------------------------------------------
-
-# What a hand-off may take: a job with extra lease keys is claimed, not handed a slot (its keys may be busy).
-_HANDED_ON = "AND cardinality(ai_jobs.locks) = 0"
-
-# While the job :job_id runs alone on its host (the processor still holds the slot :slot), the job its
-# hand-off would take now — the same pick as FINISH's — is reserved for it for :seconds, if its type is
-# one of :early_types (it only asks Ollama for an answer: it may start before FINISH confirms it). Then the
-# processor sends that job's request the moment the running one ends, while FINISH writes the outcome and
-# hands the slot on. FINISH picks again, fairly, at the end: if the pick is another job (one that came
-# meanwhile and is fairer), the early start is stopped and the reservation cleared. The job stays `queued`;
-# no reservation is made while another host could run it, and one lasts at most :seconds
-# (RESERVE_AHEAD_SECONDS): a host added meanwhile passes over the job until then.
-# A reservation never keeps a job from an idle GPU: none is made while another host could run the job.
-_ANOTHER_HOST_COULD_RUN = """
-    SELECT 1 FROM hosts g
-    WHERE g.name <> :host AND g.reachable AND NOT g.draining
-      AND picked.requires <@ (g.labels || ARRAY['host:' || g.name])
-      AND (picked.model IS NULL OR g.installed = '{}'::jsonb OR g.installed ? picked.model)
-"""
-_SLOT_STILL_OURS = (
-    "EXISTS (SELECT 1 FROM leases l WHERE l.key = :slot AND l.worker_id = :worker_id AND l.expires_at > now())"
-)
-RESERVE_NEXT = Statement(f"""
-WITH {_HOST}, picked AS ({_pick(when=_SLOT_STILL_OURS, only=_HANDED_ON)}
-), reserved AS (
-    UPDATE ai_jobs j SET reserved_for = :job_id, reserved_until = now() + make_interval(secs => :seconds)
-    FROM picked WHERE j.id = picked.id AND picked.job_type = ANY(:early_types::text[])
-      AND NOT EXISTS ({_ANOTHER_HOST_COULD_RUN})
-    RETURNING j.id
-)
-SELECT {columns("picked")} FROM picked JOIN reserved ON reserved.id = picked.id
-""")
-
-# A job started early that FINISH did not confirm: what it reserved in turn is free for all again.
-UNRESERVE = Statement("UPDATE ai_jobs SET reserved_for = NULL, reserved_until = NULL WHERE reserved_for = :job_id")
 
 # ---- finishing (and handing the slot on) -------------------------------------------------------------
 
@@ -509,7 +518,7 @@ WITH {_HOST}, finished AS (
     DELETE FROM leases WHERE key = :slot AND job_id = :job_id AND attempt = :attempt
       AND EXISTS (SELECT 1 FROM finished) AND NOT EXISTS (SELECT 1 FROM next)
     RETURNING key
-),{_START.format(lease="moved", condition="", turn="")}, counted AS (
+),{_START.format(lease="moved", condition="", turn="")}, {_reserve_ahead("started")}, counted AS (
     -- one update of each user's row for both moves (a re-queued job and the job handed its slot may be
     -- the same user's: two updates of one row in one statement would keep only one)
     UPDATE pool_users u SET queued = u.queued + d.delta,
@@ -581,6 +590,8 @@ SELECT 'finished' AS what, finished.*, NULL::text AS slot,
 FROM finished
 UNION ALL
 SELECT 'started', started.*, false FROM started
+UNION ALL
+SELECT 'reserved', {columns("ahead")}, NULL, false FROM ahead JOIN reserved ON reserved.id = ahead.id
 """)
 
 # ---- look-ahead loading (fleet) --------------------------------------------------------------------

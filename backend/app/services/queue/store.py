@@ -209,6 +209,10 @@ class Slots:
     operations: Mapping[str, str]
     host: str = "default"
     placement: Placement = Placement()
+    # Reserve ahead (sql._reserve_ahead): the job a started job's hand-off would take is kept for it while
+    # its lease lasts, if both are of `early_types`.
+    reserve_ahead: bool = False
+    early_types: tuple[str, ...] = ()
 
     def params(self, worker_id: str) -> dict[str, Any]:
         return {
@@ -222,6 +226,8 @@ class Slots:
             "bypass": self.placement.bypass,
             "load_seconds": self.placement.load_seconds,
             "run_seconds": self.placement.run_seconds,
+            "reserve_ahead": self.reserve_ahead,
+            "early_types": list(self.early_types),
         }
 
 
@@ -229,6 +235,16 @@ class Slots:
 class Claimed:
     job: Job
     slot: str  # the lease key of the GPU slot it holds
+    ahead: Job | None = None  # the queued job reserved to follow it on the slot (sql._reserve_ahead)
+
+
+def _claimed(rows: list[asyncpg.Record]) -> Claimed | None:
+    """The job a statement started (its row `what` = 'started', with the slot), with the job it reserved."""
+    started = next((row for row in rows if row["what"] == "started" and row["id"] is not None), None)
+    if started is None:
+        return None
+    ahead = next((Job.from_row(row) for row in rows if row["what"] == "reserved"), None)
+    return Claimed(Job.from_row(started), started["slot"], ahead)
 
 
 async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
@@ -239,41 +255,15 @@ async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
     snapshot, as long as there may be another free slot: no claim gives up while a slot is free. Each
     lost race means another claimer took a slot, so this ends; the bound is only a safety net."""
     for _ in range(10 * len(slots.keys) + 10):
-        row = await sql.CLAIM.fetchrow(conn, slot_keys=slots.keys, grace=slots.grace, **slots.params(worker_id))
-        if row is None:
+        rows = await sql.CLAIM.fetch(conn, slot_keys=slots.keys, grace=slots.grace, **slots.params(worker_id))
+        if not rows:
             return None  # no free slot, or no eligible job
-        if row["id"] is not None:
-            return Claimed(Job.from_row(row), row["slot"])
+        if (claimed := _claimed(rows)) is not None:
+            return claimed
+        row = rows[0]  # the pick, not started (a job is reserved only after a start)
         if row["leases_taken"]:  # leases taken but the job not started: give them back
             await sql.RELEASE_UNSTARTED.execute(conn, job_id=row["picked_id"], attempt=row["picked_attempt"])
     return None
-
-
-async def reserve_next(
-    conn: Executor,
-    slots: Slots,
-    worker_id: str,
-    running: Claimed,
-    *,
-    seconds: float,
-    early_types: list[str],
-) -> Job | None:
-    """Reserve for the running job the job its hand-off would take now, if that job is of `early_types`
-    (it may start before FINISH confirms it); the job, still queued, or None."""
-    row = await sql.RESERVE_NEXT.fetchrow(
-        conn,
-        job_id=running.job.id,
-        slot=running.slot,
-        seconds=seconds,
-        early_types=early_types,
-        **slots.params(worker_id),
-    )
-    return None if row is None else Job.from_row(row)
-
-
-async def unreserve(conn: Executor, job_id: uuid.UUID) -> None:
-    """Free what was reserved for `job_id` (a job started early whose start was not confirmed)."""
-    await sql.UNRESERVE.execute(conn, job_id=job_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,8 +337,7 @@ async def finish(
         **slots.params(worker_id),
     )
     finished = next((Job.from_row(row) for row in rows if row["what"] == "finished"), None)
-    started = next((Claimed(Job.from_row(row), row["slot"]) for row in rows if row["what"] == "started"), None)
-    return Finished(finished, started)
+    return Finished(finished, _claimed(rows))
 
 
 # ---- cancel, retry -----------------------------------------------------------------------------------
