@@ -240,6 +240,13 @@ def idle_gaps(sim: Any) -> list[float]:
     return [later["start"] - earlier["end"] for earlier, later in itertools.pairwise(log)]
 
 
+async def set_reserve_ahead(worker: Worker, on: bool) -> None:
+    """RESERVE_AHEAD on or off for a running worker (to show what it saves, on the same processor)."""
+    processor = worker.processor
+    processor.settings = processor.settings.model_copy(update={"reserve_ahead": on})
+    await processor._load_hosts()  # its hosts' claim settings are built from it
+
+
 async def generate_queue(worker: Worker, pool: asyncpg.Pool, count: int) -> None:
     """A full queue of generate jobs (queued in one transaction), run to the end by the processor."""
     async with pool.acquire() as conn, conn.transaction():

@@ -328,6 +328,15 @@ class Bench:
             self.table.row(f"gap{p}", f"GPU idle gap p{p}", "ms", "httpx back to back", aim).add(
                 percentile(gaps, p) * 1000, percentile(floor_gaps, p) * 1000
             )
+        # What reserving the next job ahead saves: the same processor and queue without it.
+        await queue_bench.set_reserve_ahead(self.gen, False)
+        try:
+            plain = await aijobs()
+        finally:
+            await queue_bench.set_reserve_ahead(self.gen, True)
+        self.table.row("gap50plain", "GPU idle gap p50, RESERVE_AHEAD=false (info)", "ms", "httpx back to back").add(
+            percentile(plain, 50) * 1000, percentile(floor_gaps, 50) * 1000
+        )
 
     async def http(self, n: int) -> None:
         t, api, seconds = self.table, self.api, HTTP_SECONDS
