@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.services.queue import store
 from app.services.queue.processor import Processor
+from app.services.realtime.events import Events
 from tests.support.jobs import TERMINAL, leases_held, submit
 from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
@@ -332,6 +333,57 @@ async def test_the_reserved_next_job_starts_as_the_one_before_ends(
     prompts = [entry["prompt"] for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
     assert prompts.count("second") == 1 and sim.stats()["max_in_flight"] == 1
     assert await leases_held(db) == 0
+
+
+async def test_the_page_gets_the_whole_answer_of_a_job_whose_request_went_out_early(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tokens an early start produced before FINISH confirmed it are held, then sent after its `running`
+    update: the page rebuilds the text from each chunk's offset, and none may be lost or sent twice."""
+    recorder = Recorder()
+    processor, _first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    processor.events = Events(recorder, db, capacity=1, progress_interval=0.01)
+    processor.events.start()
+    gate = asyncio.Event()
+    finish = store.finish
+
+    async def finish_when_let(*args: Any, **kwargs: Any) -> store.Finished:
+        await gate.wait()
+        return await finish(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish", finish_when_let)
+    sim.configure(token_delay=0.02, tokens=40)
+    try:
+        sim.release()
+        await until(lambda: second.id in processor.running and processor.running[second.id].held, what="held tokens")
+        gate.set()  # FINISH confirms the early start while it still streams
+        done = await job_reaches(db, second.id, TERMINAL)
+        assert done.status == "completed" and done.result_data is not None
+        await until(lambda: _rebuilt(recorder, second.id) == done.result_data["response"], what="the whole text")
+        updates = [name for name, data, _ in recorder.sent if data.get("job_id") == str(second.id)]
+        assert updates.index("job:update") < updates.index("job:progress"), "running, then its text"
+    finally:
+        await processor.events.stop(grace=1)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any], list[str] | None]] = []
+
+    async def __call__(self, event: str, data: dict[str, Any], rooms: list[str] | None) -> None:
+        self.sent.append((event, data, rooms))
+
+
+def _rebuilt(recorder: Recorder, job_id: uuid.UUID) -> str:
+    """The text as the page puts it together: each chunk replaces what it had from the chunk's offset on."""
+    text = ""
+    for name, data, _ in recorder.sent:
+        if name == "job:progress" and data["job_id"] == str(job_id):
+            text = text[: data["offset"]] + data["text"]
+    return text
 
 
 async def test_a_fairer_job_that_came_meanwhile_takes_the_slot_and_the_early_start_leaves_no_trace(

@@ -455,10 +455,12 @@ class Processor:
         early.claimed, early.early = handed, False
         early.confirmed.set_result(True)
         self._renewed(early, sent)
+        # Announced first: its `running` update resets what Socket.IO has sent of its text, so the held
+        # tokens must follow it (sent before, they would be sent again from offset 0 and then cut off).
+        self._announce(early)
         for event in early.held:
             self._progress_event(early, event)
         early.held.clear()
-        self._announce(early)
         return True
 
     # ---- running one job -------------------------------------------------------------------------
@@ -705,8 +707,10 @@ class Processor:
             await asyncio.sleep(self.settings.progress_write_interval)
             updates = []
             for run in self.running.values():
+                if run.early:  # not taken: its progress is written once it is confirmed
+                    continue
                 state = run.progress.take()
-                if state is not None and not run.finishing and not run.early:
+                if state is not None and not run.finishing:
                     updates.append((run.job.id, run.job.attempt, state))
             if not updates:
                 continue
