@@ -64,7 +64,7 @@ HISTORY_SECONDS = 1.5  # per side and round: at least 5 samples, at most 100
 
 # The statements of the claim-run-finish path (and the pool resets after them); the rest of what a
 # drain sends is Socket.IO events (NOTIFYs) and the lock view they announce.
-PATH = {"CLAIM", "RELEASE_UNSTARTED", "FINISH", "NEXT_RUN_AT", "HEARTBEAT", "UPDATE_PROGRESS"}
+PATH = {"CLAIM", "RELEASE_LEASES", "FINISH", "NEXT_RUN_AT", "HEARTBEAT", "UPDATE_PROGRESS"}
 
 
 def on_path(label: str) -> bool:

@@ -21,15 +21,14 @@ RESERVED = sa.text("reserved_for IS NOT NULL")
 
 
 def upgrade() -> None:
-    # A queued job reserved for the running job `reserved_for` until `reserved_until`: only that job's
-    # hand-off may take it meanwhile (it is still `queued`: its place, its cancel, its quota are as before).
+    # A queued job reserved for the running job `reserved_for`, as long as that job holds a live lease:
+    # only its hand-off may take it meanwhile (it is still `queued`: its place, its cancel, its quota are
+    # as before).
     op.add_column("ai_jobs", sa.Column("reserved_for", postgresql.UUID(as_uuid=True), nullable=True))
-    op.add_column("ai_jobs", sa.Column("reserved_until", sa.DateTime(timezone=True), nullable=True))
     # The hand-off clears the reservations it did not use.
     op.create_index("ai_jobs_reserved_for_idx", "ai_jobs", ["reserved_for"], postgresql_where=RESERVED)
 
 
 def downgrade() -> None:
     op.drop_index("ai_jobs_reserved_for_idx", table_name="ai_jobs", postgresql_where=RESERVED)
-    op.drop_column("ai_jobs", "reserved_until")
     op.drop_column("ai_jobs", "reserved_for")

@@ -58,9 +58,8 @@ class AIJob(Base):
     model: Mapped[str | None] = mapped_column(Text)  # the model it runs (its own, or the default when queued)
     requires: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")  # host labels it needs
     host: Mapped[str | None] = mapped_column(Text)  # where it runs (or last ran)
-    # Reserved, while queued, for the running job whose slot takes it next (until reserved_until).
+    # Reserved, while queued, for the running job whose slot takes it next (while that job holds a lease).
     reserved_for: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    reserved_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     worker_id: Mapped[str | None] = mapped_column(Text)

@@ -439,24 +439,59 @@ async def test_a_hand_off_reserves_the_job_after_the_one_it_hands_on_counting_th
     assert await reserved_for(db, alice_2.id) == bob_1.id and await reserved_for(db, bob_1.id) is None
 
 
-async def test_a_reservation_lasts_as_long_as_the_lease_it_follows(db: asyncpg.Pool) -> None:
+async def test_a_reservation_lasts_as_long_as_the_lease_of_the_job_it_follows(db: asyncpg.Pool) -> None:
     await enqueue(db, new_job())
     second = await enqueue(db, new_job())
     running = await claim_reserving(db)
     await add_other_host(db)
-    # Time passes; the heartbeat renews the lease and the reservation with it.
-    await db.execute("UPDATE ai_jobs SET reserved_until = now() - interval '1 second' WHERE id = $1", second.id)
-    renewed = await store.heartbeat(db, "w1", 30, [(running.job.id, running.job.attempt)])
-    assert [renewal.job_id for renewal in renewed] == [running.job.id]
-    until_, expires = await db.fetchrow(
-        "SELECT j.reserved_until, l.expires_at FROM ai_jobs j, leases l WHERE j.id = $1 AND l.key = 'gpu/0'", second.id
-    )
-    assert until_ == expires
-    assert await store.claim(db, OTHER_HOST, "w2") is None
-    # The worker is gone: no heartbeat; once the lease would have expired, the job is anyone's.
-    await db.execute("UPDATE ai_jobs SET reserved_until = now() - interval '1 second' WHERE id = $1", second.id)
+    assert await store.claim(db, OTHER_HOST, "w2") is None, "the lease is live: the job is kept"
+    await expire_leases(db)  # the worker is gone (no heartbeat): once its lease has expired, the job is anyone's
     taken = await store.claim(db, OTHER_HOST, "w2")
     assert taken is not None and taken.job.id == second.id
+    assert running.ahead is not None and running.ahead.id == second.id
+
+
+async def test_a_hand_off_to_a_fairer_job_passes_the_reservation_on_to_it(db: asyncpg.Pool) -> None:
+    """alice's second job was reserved after her first; bob's job, which came meanwhile, takes the hand-off
+    (he has not had a turn), and alice's second is now reserved after bob's: it is what comes next."""
+    await enqueue(db, new_job())
+    second, third = await enqueue(db, new_job()), await enqueue(db, new_job())
+    running = await claim_reserving(db)
+    bobs = await enqueue(db, new_job("bob"))
+    finished = await hand_on_reserving(db, running)
+    assert finished.next is not None and finished.next.job.id == bobs.id
+    assert finished.next.ahead is not None and finished.next.ahead.id == second.id
+    assert await reserved_for(db, second.id) == bobs.id and await reserved_for(db, third.id) is None
+
+
+async def test_a_finish_the_fence_rejects_leaves_the_reservation_alone(db: asyncpg.Pool) -> None:
+    """An old attempt's late FINISH (the job was rescued and claimed again) writes nothing, and must not
+    free the job reserved after the attempt that runs now."""
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim_reserving(db)
+    stale = store.Claimed(dataclasses.replace(running.job, attempt=running.job.attempt - 1), running.slot)
+    finished = await hand_on_reserving(db, stale)
+    assert finished.job is None and finished.next is None
+    assert await reserved_for(db, second.id) == running.job.id
+
+
+async def test_a_finish_that_keeps_the_slot_holds_it_until_it_is_given_back(db: asyncpg.Pool) -> None:
+    """While a request started early is still open on the slot, FINISH that finds no next job keeps the slot
+    (no other processor may send a request there yet); the processor gives it back once that request is
+    closed."""
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim_reserving(db)
+    await store.request_cancel(db, second.id, by="alice")  # the reserved job goes: FINISH finds nothing
+    outcome = store.Outcome("completed", result={"ok": True}, progress={})
+    finished = await store.finish(db, running, outcome, worker_id="w1", slots=reserving(), hand_on=True, keep_slot=True)
+    assert finished.job is not None and finished.job.status == "completed" and finished.next is None
+    assert await db.fetchval("SELECT count(*) FROM leases") == 1, "kept"
+    await store.release_leases(db, running.job.id, running.job.attempt)
+    assert await db.fetchval("SELECT count(*) FROM leases") == 0
+    released = await db.fetchval("SELECT count(*) FROM lease_history WHERE end_reason = 'released'")
+    assert released == 1
 
 
 async def test_a_fairer_job_that_came_after_the_reservation_takes_the_hand_off_and_frees_the_reserved_one(
@@ -501,3 +536,18 @@ async def test_only_jobs_that_may_start_early_are_reserved_and_only_when_asked(d
     claimed = await claim(db)  # a host with more than one slot, or RESERVE_AHEAD=false
     assert claimed is not None and claimed.job.id == second.id
     assert claimed.ahead is None and await reserved_for(db, third.id) is None
+
+
+async def test_the_job_reserved_after_a_start_is_the_one_that_finish_will_pick_with_that_model_loaded(
+    db: asyncpg.Pool,
+) -> None:
+    """Placement prefers a job whose model is loaded. The job reserved after X (llama3) is Y (llama3 too,
+    warm once X has run), not the older Z (another model): that is the pick X's hand-off makes."""
+    x = await enqueue(db, new_job(model="llama3:latest"))
+    await enqueue(db, new_job(model="mistral:latest"))
+    y = await enqueue(db, new_job(model="llama3:latest"))
+    running = await claim_reserving(db)
+    assert running.job.id == x.id
+    assert running.ahead is not None and running.ahead.id == y.id
+    finished = await hand_on_reserving(db, running)
+    assert finished.next is not None and finished.next.job.id == y.id

@@ -431,9 +431,8 @@ class Processor:
         """`run` ended, its outcome not yet written: start the job reserved to follow it now, unless there is
         none or the slot's lease (and with it the reservation) may have run out."""
         job = run.claimed.ahead
-        now = time.monotonic()
-        if job is None or self._stopping or now >= run.deadline:  # the reservation lasts as the lease does
-            return None
+        if job is None or self._stopping or time.monotonic() >= run.deadline or job.id in self.running:
+            return None  # (the reservation lives as long as the lease; a job running here is not started twice)
         predicted = dataclasses.replace(
             job,
             status=JobStatus.RUNNING,
@@ -484,7 +483,7 @@ class Processor:
             hand_on = not self._stopping and outcome.kind != "requeue" and run.stop_reason != "lease_lost"
             if hand_on:  # the reserved job's request goes out now (its task first), while the outcome is written
                 early = self._start_early(run)
-            write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on))
+            write = asyncio.ensure_future(self._write_outcome(run, outcome, hand_on, keep_slot=early is not None))
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
             # The write goes on even if this task is cancelled now (shutdown): a finished job stays finished.
@@ -495,6 +494,9 @@ class Processor:
         if early is not None and not self._settle_early(early, handed, run.deadline_sent):
             assert early.task is not None
             await asyncio.wait({early.task})  # its request is closed before the chosen job's goes out
+            if handed is None and finished is not None and finished.job is not None:
+                await self._give_back_slot(run)  # FINISH kept it while that request was open
+                self._wake.set()  # the slot is free now: the claim loop looks for work
         if handed is not None and (early is None or early.claimed is not handed):
             self._start(handed, run.driver, run.deadline_sent)  # its lease was taken by the finishing statement
         elif (
@@ -584,7 +586,15 @@ class Processor:
             known = TransientError(f"{known} (gave up after {job.retry_count} retries)")
         return store.Outcome("failed", progress=progress.state, message=str(known), error_kind=known.kind)
 
-    async def _write_outcome(self, run: Run, outcome: store.Outcome, hand_on: bool) -> store.Finished | None:
+    async def _give_back_slot(self, run: Run) -> None:
+        try:
+            await store.release_leases(self._pool(), run.job.id, run.job.attempt)
+        except DATABASE_ERRORS as error:  # it expires with the TTL instead
+            log.warning("job %s: could not give its slot back (%s); it frees when its lease expires", run.job.id, error)
+
+    async def _write_outcome(
+        self, run: Run, outcome: store.Outcome, hand_on: bool, *, keep_slot: bool = False
+    ) -> store.Finished | None:
         """Write the outcome, retrying while the database is unreachable: the write is fenced by the
         attempt, so it is safe until the job could have been rescued (its lease expired past the grace)."""
         give_up = run.deadline + fence_margin(self.ttl) + self.grace
@@ -599,6 +609,7 @@ class Processor:
                     worker_id=self.worker_id,
                     slots=run.driver.slots,
                     hand_on=hand_on,
+                    keep_slot=keep_slot,
                 )
                 run.deadline_sent = sent  # the hand-off's lease for the next job dates from this statement
                 return finished

@@ -225,7 +225,8 @@ _ELIGIBLE = """
     AND ai_jobs.requires <@ (host.labels || ARRAY['host:' || host.name])
     AND (host.gpu_memory IS NULL OR coalesce((host.installed ->> ai_jobs.model)::bigint, 0) <= host.gpu_memory)
     AND {has_model}
-    AND (ai_jobs.reserved_until IS NULL OR ai_jobs.reserved_until <= now() OR ai_jobs.reserved_for = {mine})
+    AND (ai_jobs.reserved_for IS NULL OR ai_jobs.reserved_for = {mine}
+         OR NOT EXISTS (SELECT 1 FROM leases r WHERE r.job_id = ai_jobs.reserved_for AND r.expires_at > now()))
 """
 
 # The host has the job's model (as its last probe listed them), so Ollama there will not answer "model not
@@ -319,7 +320,7 @@ _START = f"""
 started AS (
     UPDATE ai_jobs j SET status = 'running', attempt = j.attempt + 1, worker_id = :worker_id, host = :host,
                          started_at = now(), updated_at = now(), progress = '{{{{}}}}'::jsonb,
-                         reserved_for = NULL, reserved_until = NULL
+                         reserved_for = NULL
     FROM {{lease}} a
     WHERE j.id = a.job_id AND j.status = 'queued' {{condition}}
     RETURNING {columns("j")}, a.key AS slot
@@ -341,11 +342,12 @@ _ANOTHER_HOST_COULD_RUN = """
 """
 
 
-def _reserve_ahead(started: str) -> str:
+def _reserve_ahead(started: str, mine: str = "NULL") -> str:
     """CTEs `ahead` and `reserved` for a statement that starts a job on a slot (CLAIM, FINISH's hand-off),
     `started` being its CTE: with :reserve_ahead (a one-slot host) and a job of :early_types started, the
     job that job's own hand-off would take next — the same fair pick, its user counted as just served — is
-    reserved for it, as long as its lease lasts (HEARTBEAT renews both). The processor then sends that
+    reserved for it while it holds a live lease (`_ELIGIBLE`; `mine` as in `_pick`: FINISH may pass on the
+    job reserved for the finishing one). The processor then sends that
     job's request the moment the started one ends (an *early start*) while FINISH writes the outcome and
     picks again, fairly: if the pick is another job (a fairer one came meanwhile, the reserved one was
     cancelled), the early start is stopped and the reservation cleared. The job stays `queued`; no other
@@ -354,9 +356,16 @@ def _reserve_ahead(started: str) -> str:
     nothing to undo."""
     gate = f":reserve_ahead AND EXISTS (SELECT 1 FROM {started} WHERE job_type = ANY(:early_types::text[]))"
     only = f"{_HANDED_ON} AND ai_jobs.id NOT IN (SELECT id FROM {started})"
-    return f"""ahead AS ({_pick(when=gate, only=only, served=started)}
+    # The pick sees the host as it will be when the started job ends: with that job's model loaded too
+    # (the statement does not see the lease it writes). The inner `host` reads the statement's own.
+    return f"""ahead AS (
+    WITH host AS (
+        SELECT h.name, h.labels, h.gpu_memory, h.installed,
+               h.loaded_models || ARRAY(SELECT model FROM {started} WHERE model IS NOT NULL) AS loaded_models
+        FROM host h
+    ){_pick(when=gate, only=only, served=started, mine=mine)}
 ), reserved AS (
-    UPDATE ai_jobs j SET reserved_for = s.id, reserved_until = now() + make_interval(secs => :ttl)
+    UPDATE ai_jobs j SET reserved_for = s.id
     FROM ahead, {started} s
     WHERE j.id = ahead.id AND ahead.job_type = ANY(:early_types::text[]) AND NOT EXISTS ({_ANOTHER_HOST_COULD_RUN})
     RETURNING j.id
@@ -368,7 +377,7 @@ def _reserve_ahead(started: str) -> str:
 # slots (a transaction-scoped advisory lock per key, taken with `try`, so a slot another claimer is
 # taking is passed over, not waited for) and different jobs (SKIP LOCKED). The job's extra lease keys
 # (`locks`) are taken in the same statement; if one was taken meanwhile by someone else, the job is not
-# started and `started_id` is null: the caller releases what was taken (`RELEASE_UNSTARTED`).
+# started and `started_id` is null: the caller releases what was taken (`RELEASE_LEASES`).
 CLAIM = Statement(f"""
 WITH {_HOST}, slot AS (
     -- The free keys in order, then the first one no concurrent claimer is taking. OFFSET 0 keeps the
@@ -419,8 +428,10 @@ UNION ALL
 SELECT 'reserved', {columns("ahead")}, NULL, NULL, NULL, NULL FROM ahead JOIN reserved ON reserved.id = ahead.id
 """)
 
-# A claim that took leases but could not start its job (an extra key was taken by someone else first).
-RELEASE_UNSTARTED = Statement("""
+# The leases of a job's attempt, given back: a claim that took leases but could not start its job (an
+# extra key was taken by someone else first), or a slot FINISH kept while a request started early on it
+# was being closed (`:keep_slot`).
+RELEASE_LEASES = Statement("""
 WITH released AS (
     DELETE FROM leases WHERE job_id = :job_id AND attempt = :attempt RETURNING key
 )
@@ -439,9 +450,6 @@ WITH renewed AS (
     WHERE worker_id = :worker_id AND expires_at > now()
       AND (job_id, attempt) IN (SELECT * FROM unnest(:job_ids::uuid[], :attempts::int[]))
     RETURNING key, job_id, attempt
-), reservations AS (  -- a job reserved to follow one of them (`_reserve_ahead`) stays reserved as long
-    UPDATE ai_jobs SET reserved_until = now() + make_interval(secs => :ttl)
-    WHERE reserved_for IN (SELECT job_id FROM renewed) AND status = 'queued'
 )
 SELECT r.key, r.job_id, r.attempt, j.cancel_requested_at IS NOT NULL AS cancel_requested
 FROM renewed r LEFT JOIN ai_jobs j ON j.id = r.job_id
@@ -505,9 +513,6 @@ WITH {_HOST}, finished AS (
       AND EXISTS (SELECT 1 FROM finished)
     RETURNING key
 ), next AS ({_pick(when=":hand_on AND EXISTS (SELECT 1 FROM finished)", only=_HANDED_ON, mine=":job_id")}
-), unreserved AS (  -- the job reserved for this one, if the fair pick is another now: free for all again
-    UPDATE ai_jobs SET reserved_for = NULL, reserved_until = NULL
-    WHERE reserved_for = :job_id AND id NOT IN (SELECT id FROM next)
 ), moved AS (
     UPDATE leases l SET {", ".join(f"{name} = h.{name}" for name in _LEASE_COLUMNS.split(", ") if name != "key")}
     FROM (SELECT {_HOLD.format(slot=":slot", job="next", host=":host")} FROM next) AS h({_LEASE_COLUMNS})
@@ -515,10 +520,18 @@ WITH {_HOST}, finished AS (
     RETURNING l.key, l.job_id, l.attempt, l.operation, l.details, l.user_id, l.username, l.holder, l.task_ref,
               l.acquired_at
 ), freed AS (
+    -- (not with :keep_slot: a request started early on it is still open; the processor gives the slot
+    -- back once that request is closed, so no other processor's request can meet it there)
     DELETE FROM leases WHERE key = :slot AND job_id = :job_id AND attempt = :attempt
-      AND EXISTS (SELECT 1 FROM finished) AND NOT EXISTS (SELECT 1 FROM next)
+      AND EXISTS (SELECT 1 FROM finished) AND NOT EXISTS (SELECT 1 FROM next) AND NOT :keep_slot
     RETURNING key
-),{_START.format(lease="moved", condition="", turn="")}, {_reserve_ahead("started")}, counted AS (
+),{_START.format(lease="moved", condition="", turn="")}, {_reserve_ahead("started", mine=":job_id")}, unreserved AS (
+    -- the job reserved for this one, if neither handed the slot nor reserved again: free for all now
+    -- (its lease may live on, held by the next job)
+    UPDATE ai_jobs SET reserved_for = NULL
+    WHERE reserved_for = :job_id AND EXISTS (SELECT 1 FROM finished)
+      AND id NOT IN (SELECT id FROM next) AND id NOT IN (SELECT id FROM reserved)
+), counted AS (
     -- one update of each user's row for both moves (a re-queued job and the job handed its slot may be
     -- the same user's: two updates of one row in one statement would keep only one)
     UPDATE pool_users u SET queued = u.queued + d.delta,

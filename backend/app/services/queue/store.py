@@ -262,8 +262,13 @@ async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
             return claimed
         row = rows[0]  # the pick, not started (a job is reserved only after a start)
         if row["leases_taken"]:  # leases taken but the job not started: give them back
-            await sql.RELEASE_UNSTARTED.execute(conn, job_id=row["picked_id"], attempt=row["picked_attempt"])
+            await release_leases(conn, row["picked_id"], row["picked_attempt"])
     return None
+
+
+async def release_leases(conn: Executor, job_id: uuid.UUID, attempt: int) -> None:
+    """Give back every lease of the job's attempt (recorded as released in the lease history)."""
+    await sql.RELEASE_LEASES.execute(conn, job_id=job_id, attempt=attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +322,14 @@ class Finished:
 
 
 async def finish(
-    conn: Executor, claimed: Claimed, outcome: Outcome, *, worker_id: str, slots: Slots, hand_on: bool
+    conn: Executor,
+    claimed: Claimed,
+    outcome: Outcome,
+    *,
+    worker_id: str,
+    slots: Slots,
+    hand_on: bool,
+    keep_slot: bool = False,
 ) -> Finished:
     """Write the outcome (fenced by attempt); with `hand_on`, give the slot to the next job in the same
     statement, else free it."""
@@ -334,6 +346,7 @@ async def finish(
         attempt=job.attempt,
         slot=claimed.slot,
         hand_on=hand_on,
+        keep_slot=keep_slot,
         **slots.params(worker_id),
     )
     finished = next((Job.from_row(row) for row in rows if row["what"] == "finished"), None)
