@@ -294,11 +294,20 @@ async def test_a_heartbeat_judges_only_the_runs_it_asked_about(
 # ---- the next job reserved ahead: its request goes out as the one before ends --------------------------
 
 
-async def _held_with_the_next_reserved(
-    db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
-) -> tuple[Processor, store.Job, store.Job]:
+Reserved = tuple[Processor, store.Job, store.Job]
+
+
+@pytest.fixture
+async def reserved(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> Reserved:
     """Two of alice's jobs queued before the processor starts; the first runs, held at the stand-in,
-    and the second is reserved for its hand-off (by the claim that started the first)."""
+    and the second is reserved for its hand-off (by the claim that started the first). The processor's
+    INFO log is captured."""
+    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
     sim.hold(endpoints=["generate"], after_tokens=1, count=1)
     first = await submit(db)
     second = await submit(db, request={"model": "tinyllama", "prompt": "second"})
@@ -316,13 +325,9 @@ async def _running_events(db: asyncpg.Pool, job_id: uuid.UUID) -> list[tuple[str
 
 
 async def test_the_reserved_next_job_starts_as_the_one_before_ends(
-    db: asyncpg.Pool,
-    start_processor: Callable[..., Awaitable[Processor]],
-    sim: Simulator,
-    caplog: pytest.LogCaptureFixture,
+    db: asyncpg.Pool, sim: Simulator, caplog: pytest.LogCaptureFixture, reserved: Reserved
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
-    _, first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    _, first, second = reserved
     sim.release()
     done = await job_reaches(db, second.id, TERMINAL)
     assert done.status == "completed" and done.attempt == 1, done.error_message
@@ -336,15 +341,12 @@ async def test_the_reserved_next_job_starts_as_the_one_before_ends(
 
 
 async def test_the_page_gets_the_whole_answer_of_a_job_whose_request_went_out_early(
-    db: asyncpg.Pool,
-    start_processor: Callable[..., Awaitable[Processor]],
-    sim: Simulator,
-    monkeypatch: pytest.MonkeyPatch,
+    db: asyncpg.Pool, sim: Simulator, monkeypatch: pytest.MonkeyPatch, reserved: Reserved
 ) -> None:
     """Tokens an early start produced before FINISH confirmed it are held, then sent after its `running`
     update: the page rebuilds the text from each chunk's offset, and none may be lost or sent twice."""
     recorder = Recorder()
-    processor, _first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    processor, _first, second = reserved
     processor.events = Events(recorder, db, capacity=1, progress_interval=0.01)
     processor.events.start()
     gate = asyncio.Event()
@@ -387,17 +389,13 @@ def _rebuilt(recorder: Recorder, job_id: uuid.UUID) -> str:
 
 
 async def test_a_fairer_job_that_came_meanwhile_takes_the_slot_and_the_early_start_leaves_no_trace(
-    db: asyncpg.Pool,
-    start_processor: Callable[..., Awaitable[Processor]],
-    sim: Simulator,
-    caplog: pytest.LogCaptureFixture,
+    db: asyncpg.Pool, sim: Simulator, caplog: pytest.LogCaptureFixture, reserved: Reserved
 ) -> None:
     """bob submits while alice's first job runs and her second is reserved: the hand-off picks again and
     bob goes first (he has not had a turn). Alice's second job, whose request went out early, is stopped
     before bob's starts; it runs after bob's as its first attempt, with nothing of the stopped start in
     its history. The stand-in never had two requests at once."""
-    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
-    _, first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    _, first, second = reserved
     bob = store.NewJob(
         user_id="bob", username="bob", job_type="generate", request_data={"model": "tinyllama", "prompt": "bob"}
     )
@@ -415,13 +413,9 @@ async def test_a_fairer_job_that_came_meanwhile_takes_the_slot_and_the_early_sta
 
 
 async def test_a_reserved_job_cancelled_while_queued_never_runs(
-    db: asyncpg.Pool,
-    start_processor: Callable[..., Awaitable[Processor]],
-    sim: Simulator,
-    caplog: pytest.LogCaptureFixture,
+    db: asyncpg.Pool, sim: Simulator, caplog: pytest.LogCaptureFixture, reserved: Reserved
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
-    _, first, second = await _held_with_the_next_reserved(db, start_processor, sim)
+    _, first, second = reserved
     assert await store.request_cancel(db, second.id, by="alice") == "cancelled"
     sim.release()
     assert (await job_reaches(db, first.id, TERMINAL)).status == "completed"

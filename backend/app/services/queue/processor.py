@@ -12,11 +12,11 @@ How a job goes through it:
   (`store.finish`), whose run starts at once: the GPU does not wait for a separate claim.
 - **reserve ahead** — on a one-slot host, the statement that starts a job (the claim, a hand-off) also
   reserves the job that job's hand-off would take (`Claimed.ahead`; RESERVE_AHEAD, while its lease lasts).
-  When the run ends, that job's request goes
-  to Ollama at once (an *early start*, under the slot's lease, which this processor still holds), while
-  FINISH writes the outcome and picks again. FINISH's pick decides: if it is the reserved job, the early
-  start is confirmed and carries on; if not (a fairer job came, the job was cancelled), it is stopped
-  before the chosen job starts, and nothing of it is recorded or shown. Only job types that merely ask
+  When the run ends, that job's request goes to Ollama at once (an *early start*, under the slot's lease,
+  which this processor still holds), while FINISH writes the outcome and picks again. FINISH's pick
+  decides: if it is the reserved job, the early start is confirmed and carries on; if not (a fairer job
+  came, the job was cancelled), it is stopped before the chosen job starts, and nothing of it is
+  recorded or shown. Only job types that merely ask
   Ollama for an answer start early (`JobType.starts_early`): an unconfirmed start leaves no trace.
 - **heartbeat** — one statement every TTL/3 renews every lease this processor holds.
 - **self-fencing** — each job has a local lease deadline: when its last renewal was *sent*, plus the
