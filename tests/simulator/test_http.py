@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -334,3 +337,41 @@ def test_help_describes_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--host", "--port", "--token-delay", "--tokens", "--load-delay", "--pull-chunk-delay"):
         assert option in out
+
+
+def _raw_generate(base_url: str, prompt: str) -> socket.socket:
+    """A streamed generate request sent over a plain socket (the reply is left unread)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "tinyllama", "prompt": prompt}).encode()
+    head = f"POST /api/generate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    connection = socket.create_connection((host, int(port)))
+    connection.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return connection
+
+
+def test_a_request_whose_client_left_before_the_next_arrived_is_not_in_flight_with_it(
+    ollama_sim: Simulator,
+) -> None:
+    """A client that closes one generation and then sends the next never has two in flight, however
+    the stand-in's event loop orders the two: here both reach it in the same instant (the stand-in is
+    stopped while the first is closed and the second is sent), which is what a processor does when it
+    stops a request and hands the slot on at once."""
+    ollama_sim.reset()
+    ollama_sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    first = _raw_generate(ollama_sim.base_url, "first")
+    ollama_sim.wait_held(1)
+    os.kill(ollama_sim.process.pid, signal.SIGSTOP)
+    try:
+        first.close()
+        second = _raw_generate(ollama_sim.base_url, "second")
+    finally:
+        os.kill(ollama_sim.process.pid, signal.SIGCONT)
+    with second:
+        second.settimeout(10)
+        reply = b""
+        while b'"done":true' not in reply:
+            chunk = second.recv(65536)
+            assert chunk, reply
+            reply += chunk
+    stats = ollama_sim.stats()
+    assert stats["max_in_flight"] == 1 and stats["disconnects"] == 1 and stats["completed"] == 1

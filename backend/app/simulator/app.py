@@ -11,9 +11,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.simulator import control, embedding, generation, management
-from app.simulator.responses import RAW_SEND_KEY, ApiError, Tracked, error_response
+from app.simulator.responses import RAW_SEND_KEY, ApiError, Tracked, error_response, server_transport
 from app.simulator.state import SimConfig, SimState
-from app.simulator.stats import RequestRecord
+from app.simulator.stats import RequestRecord, client_gone
 
 Handler = Callable[[Request, RequestRecord, SimState], Awaitable[Response]]
 
@@ -22,7 +22,8 @@ def _counted(state: SimState, endpoint: str, handler: Handler) -> Callable[[Requ
     """Wrap an Ollama endpoint: log it in the stats from arrival until its reply has been sent."""
 
     async def endpoint_function(request: Request) -> Response:
-        record = state.stats.begin(endpoint)
+        transport = server_transport(request.scope)
+        record = state.stats.begin(endpoint, client_gone(transport) if transport is not None else None)
         try:
             response = await handler(request, record, state)
         except ApiError as error:

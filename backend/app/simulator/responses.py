@@ -152,6 +152,12 @@ class _EventWriter:
             await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
 
+def server_transport(scope: Scope) -> asyncio.Transport | None:
+    """The server's transport of this request's connection, reached through its own `send` callable
+    (uvicorn's `RequestResponseCycle.send`, a bound method with a `transport`); None elsewhere."""
+    return getattr(getattr(scope.get(RAW_SEND_KEY), "__self__", None), "transport", None)
+
+
 class DropResponse(Response):
     """Close the connection without sending a byte, like an Ollama process that died.
 
@@ -168,8 +174,7 @@ class DropResponse(Response):
         super().__init__(status_code=0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw_send = scope.get(RAW_SEND_KEY)
-        transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
+        transport = server_transport(scope)
         if transport is None:
             # Not under uvicorn: start a reply and abort it, the nearest thing ASGI allows.
             await send({"type": "http.response.start", "status": 200, "headers": []})

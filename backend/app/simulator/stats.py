@@ -3,8 +3,11 @@ loads and evictions, time spent loading and generating, and the bounded request 
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +45,7 @@ class RequestRecord:
     tokens: int = 0  # tokens actually produced (stops growing the moment a client leaves)
     load_seconds: float = 0.0  # time spent getting its model: loading it, or waiting for memory (tiny when warm)
     held: bool = False  # paused by POST /_sim/hold right now
+    client_gone: Callable[[], bool] | None = field(default=None, repr=False)  # see client_gone() below
 
     @property
     def gpu(self) -> bool:
@@ -116,11 +120,12 @@ class Stats:
         self.log: deque[RequestRecord] = deque(maxlen=LOG_LIMIT)
         self.busy.restart()
 
-    def begin(self, endpoint: str) -> RequestRecord:
-        record = RequestRecord(endpoint=endpoint, epoch=self.epoch)
+    def begin(self, endpoint: str, client_gone: Callable[[], bool] | None = None) -> RequestRecord:
+        record = RequestRecord(endpoint=endpoint, epoch=self.epoch, client_gone=client_gone)
         self.requests[endpoint] += 1
         self.log.append(record)
         if record.gpu:
+            self._drop_left()
             self.active.add(record)
             self.max_in_flight = max(self.max_in_flight, len(self.active))
         return record
@@ -138,6 +143,15 @@ class Stats:
             self.completed += 1
         else:
             self.errors += 1
+
+    def _drop_left(self) -> None:
+        """End, as disconnects, the requests whose client has already closed its connection. The event
+        loop learns of a closed connection a few turns after the kernel does, so without this a client
+        that stops one generation and at once sends the next could be seen with both in flight, though
+        it never had two open (their work stops the moment the loop notices, as it would anyway)."""
+        for record in list(self.active):
+            if record.client_gone is not None and record.client_gone():
+                self.finish(record, "disconnect", None)
 
     def loaded(self, model: str, epoch: int) -> None:
         """A load finished (it counts only in the epoch it started in)."""
@@ -171,3 +185,21 @@ class Stats:
             "busy_seconds": self.busy.seconds(),
             "log": [record.as_dict() for record in self.log],
         }
+
+
+def client_gone(transport: asyncio.Transport) -> Callable[[], bool]:
+    """Whether the client at the other end of a server transport has closed it: the transport is
+    closing, or its socket reads as at end of file (peeked, so nothing is consumed)."""
+
+    def gone() -> bool:
+        if transport.is_closing():
+            return True
+        try:
+            with transport.get_extra_info("socket").dup() as peer:
+                return peer.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # open, nothing to read
+        except OSError:
+            return True
+
+    return gone
