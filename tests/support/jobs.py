@@ -11,7 +11,8 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 async def submit(db: asyncpg.Pool, job_type: str = "generate", quota: int = 1000, **fields: object) -> store.Job:
     request = fields.pop("request", {"model": "tinyllama", "prompt": "Why is the sky blue?"})
-    new = store.NewJob(user_id="alice", username="alice", job_type=job_type, request_data=request, **fields)  # type: ignore[arg-type]
+    fields = {"user_id": "alice", "username": "alice", **fields}
+    new = store.NewJob(job_type=job_type, request_data=request, **fields)  # type: ignore[arg-type]
     return (await store.enqueue(db, new, quota=quota)).job
 
 

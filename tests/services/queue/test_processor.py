@@ -340,6 +340,33 @@ async def test_the_reserved_next_job_starts_as_the_one_before_ends(
     assert await leases_held(db) == 0
 
 
+async def test_a_job_submitted_while_one_streams_is_reserved_and_starts_as_that_one_ends(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing else was queued when the first job started; bob's job, submitted while it streams, is
+    reserved to follow it all the same (on its job_queued wake-up), and its request goes out as the first
+    one ends."""
+    caplog.set_level(logging.INFO, logger="app.services.queue.processor")
+    processor = await start_processor()
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    first = await submit(db)
+    await asyncio.to_thread(sim.wait_held, 1)
+    assert processor.running[first.id].claimed.ahead is None
+    later = await submit(db, user_id="bob", username="bob", request={"model": "tinyllama", "prompt": "later"})
+    ahead = await until(lambda: processor.running[first.id].claimed.ahead, what="bob's job reserved")
+    assert ahead.id == later.id
+    assert await db.fetchval("SELECT reserved_for FROM ai_jobs WHERE id = $1", later.id) == first.id
+    sim.release()
+    done = await job_reaches(db, later.id, TERMINAL)
+    assert done.status == "completed" and done.attempt == 1, done.error_message
+    assert f"job {later.id} (generate, bob, no model) started on gpu/0, attempt 1 (its request went out" in caplog.text
+    assert await _running_events(db, later.id) == [("queued", 0), ("running", 1), ("completed", 1)]
+    assert sim.stats()["max_in_flight"] == 1 and sim.stats()["requests"]["generate"] == 2
+
+
 async def test_the_page_gets_the_whole_answer_of_a_job_whose_request_went_out_early(
     db: asyncpg.Pool, sim: Simulator, monkeypatch: pytest.MonkeyPatch, reserved: Reserved
 ) -> None:

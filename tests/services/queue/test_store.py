@@ -551,3 +551,35 @@ async def test_the_job_reserved_after_a_start_is_the_one_that_finish_will_pick_w
     assert running.ahead is not None and running.ahead.id == y.id
     finished = await hand_on_reserving(db, running)
     assert finished.next is not None and finished.next.job.id == y.id
+
+
+async def test_a_job_queued_while_one_runs_with_none_reserved_is_reserved_to_follow_it(db: asyncpg.Pool) -> None:
+    """The common case: a job arrives while another streams. It is reserved for that job's hand-off (so its
+    request can go out as that one ends), and FINISH hands the slot on to it."""
+    await enqueue(db, new_job())
+    running = await claim_reserving(db)
+    assert running.ahead is None, "nothing else was queued"
+    later = await enqueue(db, new_job("bob"))
+    ahead = await store.reserve_ahead(db, reserving(), running.job)
+    assert ahead is not None and ahead.id == later.id and ahead.status == "queued"
+    assert await reserved_for(db, later.id) == running.job.id
+    await add_other_host(db)
+    assert await store.claim(db, OTHER_HOST, "w2") is None, "another host's claim passed over the reserved job"
+    finished = await hand_on_reserving(db, running)
+    assert finished.next is not None and finished.next.job.id == later.id and finished.next.job.attempt == 1
+
+
+async def test_no_job_is_reserved_for_a_job_that_no_longer_runs_or_where_reserving_is_off(db: asyncpg.Pool) -> None:
+    await enqueue(db, new_job())
+    running = await claim_reserving(db)
+    later = await enqueue(db, new_job())
+    assert await store.reserve_ahead(db, slots(), running.job) is None, "RESERVE_AHEAD off (or several slots)"
+    assert await store.reserve_ahead(db, reserving(early_types=()), running.job) is None, "not a type that starts early"
+    await finish(db, running)
+    assert await store.reserve_ahead(db, reserving(), running.job) is None, "it has ended"
+    assert await reserved_for(db, later.id) is None
+    again = await claim_reserving(db)
+    assert again.job.id == later.id
+    await enqueue(db, new_job())
+    await expire_leases(db)
+    assert await store.reserve_ahead(db, reserving(), again.job) is None, "its lease ran out"

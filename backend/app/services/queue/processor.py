@@ -166,6 +166,7 @@ class Processor:
         self._stopping = False
         self._started = False
         self._hosts_changed = False  # a NOTIFY said the hosts changed: read them before the next claim
+        self._reserve_wanted = False  # a job was queued while a run here has none reserved after it
 
     def _pool(self) -> asyncpg.Pool:
         assert self.db is not None, "processor not started"
@@ -193,7 +194,7 @@ class Processor:
         self.deadlines = DeadlineSweeper(self.db, interval=sweep_interval, on_moved=on_moved)
         self.cleaner = Cleaner(self.db, days=self.settings.job_cleanup_days)
         self.prober = Prober(self.db, interval=self.settings.host_probe_interval)
-        self.listener.listen(sql.CHANNEL_JOB_QUEUED, self._on_pool_event)
+        self.listener.listen(sql.CHANNEL_JOB_QUEUED, self._on_job_queued)
         self.listener.listen(sql.CHANNEL_SLOT_FREED, self._on_pool_event)
         self.listener.listen(sql.CHANNEL_JOB_CANCEL, self._on_cancel)
         self.listener.listen(system_settings.CHANNEL_SETTINGS_CHANGED, self._on_settings_changed)
@@ -269,6 +270,12 @@ class Processor:
             return  # another pool, or a slot this processor freed itself (it found nothing to hand on)
         if len(self.running) < self.max_running:
             self._wake.set()  # with no room here, only our own hand-offs can use a slot: nothing to do
+
+    def _on_job_queued(self, payload: str) -> None:
+        self._on_pool_event(payload)
+        if not self._wake.is_set() and any(self._wants_ahead(run) for run in self.running.values()):
+            self._reserve_wanted = True  # the claim loop reserves the new job to follow a run (if fair)
+            self._wake.set()
 
     def _on_listen_connect(self) -> None:
         self._settings_values = None  # changes may have been missed while disconnected
@@ -351,6 +358,8 @@ class Processor:
         while not self._stopping:
             self._wake.clear()
             await self.claim_available()
+            if self._reserve_wanted:
+                await self._reserve_ahead_of_running()
             # Compute the timeout first: a cancellation here must not strand an un-awaited wait() coroutine.
             timeout = await self._idle_timeout()
             with contextlib.suppress(TimeoutError):
@@ -427,12 +436,41 @@ class Processor:
 
     # ---- the next job reserved ahead, and its early start ------------------------------------------
 
+    def _wants_ahead(self, run: Run) -> bool:
+        """A run on a reserve-ahead host, of a type that may be followed by an early start, with no job
+        reserved after it yet, and not ending."""
+        slots = run.driver.slots
+        return (
+            slots.reserve_ahead
+            and run.claimed.ahead is None
+            and run.job.job_type in slots.early_types
+            and not (run.early or run.finishing or run.stop_reason)
+        )
+
+    async def _reserve_ahead_of_running(self) -> None:
+        """A job was queued while every slot here was busy: a run with no job reserved after it gets one
+        (the job its hand-off would take, as a claim reserves), so that job's request can go out the moment
+        the run ends rather than after FINISH."""
+        self._reserve_wanted = False
+        for run in [run for run in self.running.values() if self._wants_ahead(run)]:
+            try:
+                ahead = await store.reserve_ahead(self._pool(), run.driver.slots, run.job)
+            except DATABASE_ERRORS as error:
+                log.warning("reserving the next job failed (%s); FINISH will pick it", error)
+                return
+            # A run that ended meanwhile has had its chance; FINISH may still hand its slot to that job.
+            if ahead is not None and self._wants_ahead(run) and self.running.get(run.job.id) is run:
+                run.claimed = dataclasses.replace(run.claimed, ahead=ahead)
+
     def _start_early(self, run: Run) -> Run | None:
         """`run` ended, its outcome not yet written: start the job reserved to follow it now, unless there is
-        none or the slot's lease (and with it the reservation) may have run out."""
+        none, it was cancelled, or the slot's lease (and with it the reservation) may have run out."""
         job = run.claimed.ahead
         if job is None or self._stopping or time.monotonic() >= run.deadline or job.id in self.running:
             return None  # (the reservation lives as long as the lease; a job running here is not started twice)
+        too_late = job.queue_deadline is not None and job.queue_deadline <= datetime.now(UTC)
+        if job.id in self._early_cancels or too_late:
+            return None  # cancelled, or too late, while it was reserved: FINISH will not hand it the slot
         predicted = dataclasses.replace(
             job,
             status=JobStatus.RUNNING,

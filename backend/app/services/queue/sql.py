@@ -428,6 +428,19 @@ UNION ALL
 SELECT 'reserved', {columns("ahead")}, NULL, NULL, NULL, NULL FROM ahead JOIN reserved ON reserved.id = ahead.id
 """)
 
+# Reserve ahead for a job already running: one claimed while nothing else was queued gets a job queued
+# since reserved to follow it, as CLAIM and FINISH do for the job they start (`_reserve_ahead`) — while
+# it still runs this attempt under a live lease of :host's slot.
+RESERVE_AHEAD = Statement(f"""
+WITH {_HOST}, running AS (
+    SELECT j.* FROM ai_jobs j
+    WHERE j.id = :job_id AND j.attempt = :attempt AND j.status = 'running'
+      AND EXISTS (SELECT 1 FROM leases l WHERE l.job_id = j.id AND l.attempt = j.attempt AND l.host = :host
+                                           AND l.expires_at > now())
+), {_reserve_ahead("running")}
+SELECT {columns("ahead")} FROM ahead JOIN reserved ON reserved.id = ahead.id
+""")
+
 # The leases of a job's attempt, given back: a claim that took leases but could not start its job (an
 # extra key was taken by someone else first), or a slot FINISH kept while a request started early on it
 # was being closed (`:keep_slot`).

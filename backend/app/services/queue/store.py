@@ -266,6 +266,17 @@ async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
     return None
 
 
+async def reserve_ahead(conn: Executor, slots: Slots, running: Job) -> Job | None:
+    """For `running` (a job started on `slots`' host with none reserved after it, and still running this
+    attempt there): reserve the job its hand-off would take, as a claim does (sql.RESERVE_AHEAD). The job
+    reserved, or None (nothing to reserve, reserving is off, or it no longer runs)."""
+    if not slots.reserve_ahead or running.job_type not in slots.early_types:
+        return None
+    params = slots.params(worker_id="")  # (the statement takes the ones it names)
+    row = await sql.RESERVE_AHEAD.fetchrow(conn, job_id=running.id, attempt=running.attempt, **params)
+    return Job.from_row(row) if row is not None else None
+
+
 async def release_leases(conn: Executor, job_id: uuid.UUID, attempt: int) -> None:
     """Give back every lease of the job's attempt (recorded as released in the lease history)."""
     await sql.RELEASE_LEASES.execute(conn, job_id=job_id, attempt=attempt)
