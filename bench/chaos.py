@@ -15,6 +15,9 @@ to empty; then the run prints:
 - jobs that ran more than once (generations per prompt in the stand-in's log), each explained from
   job_events (one 'running' event per attempt, with its worker) and the faults: was the worker that ran
   the earlier attempt killed, stopped, or was PostgreSQL down (its lease could not be renewed) meanwhile;
+  a generation with no attempt of its own is explained by a stopped early start (a request sent as the
+  job before ended, stopped because FINISH handed the slot elsewhere or could not be written), which the
+  worker logs say;
 - the most generations in flight at once on the stand-in (its max_in_flight), against the slots;
 - the aims, yes/no: 0 lost, most in flight = slots, every double run explained by a fault of its runner.
 
@@ -543,6 +546,7 @@ async def report(run: Run, sim: Simulator, drained: float, left: int | None) -> 
         + f"; in flight at the end {stats['in_flight']}"
     )
 
+    early_stops = stopped_early_starts(run.processes)
     unexplained = 0
     if twice:
         print("\nRan more than once, from job_events (attempt, its worker's pid, how it ended) and the faults:")
@@ -556,9 +560,12 @@ async def report(run: Run, sim: Simulator, drained: float, left: int | None) -> 
             f"({', '.join(f'{count} {outcome}' for outcome, count in outcomes.items())}), "
             f"{len(attempts)} attempts, {final}"
         )
-        explained = len(attempts) >= runs_at_stand_in[n]
+        stopped_early = early_stops[job_id]
+        if stopped_early:
+            print(f"    {stopped_early} early start(s) stopped (the worker log says so): never an attempt")
+        explained = len(attempts) + stopped_early >= runs_at_stand_in[n]
         if not explained:
-            print("    NOT EXPLAINED: more generations at the stand-in than attempts in job_events")
+            print("    NOT EXPLAINED: more generations at the stand-in than attempts and stopped early starts")
         for index, attempt in enumerate(attempts[:-1]):
             until = attempt.end or attempts[index + 1].start  # what ended it, or the next one's start
             found = causes(run, attempt, until)
@@ -644,6 +651,18 @@ async def chaos(args: argparse.Namespace, server: Any, arrivals: list[Arrival], 
     if ok and not args.keep_logs:
         shutil.rmtree(logs)
     return ok
+
+
+EARLY_STOP = re.compile(r"job (\S+): its early start was stopped")
+
+
+def stopped_early_starts(processes: list[ServiceProcess]) -> Counter[uuid.UUID]:
+    """Per job, the early starts the workers' logs say were stopped (each one a generation at the stand-in
+    that never became an attempt)."""
+    found: Counter[uuid.UUID] = Counter()
+    for process in processes:
+        found.update(uuid.UUID(job_id) for job_id in EARLY_STOP.findall(process.output()))
+    return found
 
 
 LOG_LINE = re.compile(r"^\S+ \S+ (ERROR|WARNING|CRITICAL) (\S+): (.*)$", re.MULTILINE)

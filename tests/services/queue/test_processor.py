@@ -340,6 +340,32 @@ async def test_the_reserved_next_job_starts_as_the_one_before_ends(
     assert await leases_held(db) == 0
 
 
+async def test_no_early_start_while_a_heartbeat_is_overdue(
+    db: asyncpg.Pool,
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    reserved: Reserved,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heartbeat fails (the database away for a moment, or the process was stalled): the running job's
+    lease may run out before FINISH could confirm an early start, which would then be stopped with its work
+    lost (a chaos run saw one after a SIGSTOP). The reserved job waits for FINISH to hand it the slot."""
+    processor, first, second = reserved
+
+    async def unreachable(*_args: object, **_kwargs: object) -> list[store.Renewal]:
+        raise OSError("the database is unreachable")
+
+    monkeypatch.setattr(store, "heartbeat", unreachable)
+    run = processor.running[first.id]
+    await until(lambda: run.deadline - time.monotonic() < processor.ttl / 3, what="a heartbeat overdue")
+    sim.release()
+    done = await job_reaches(db, second.id, TERMINAL)
+    assert done.status == "completed" and done.attempt == 1, done.error_message
+    assert f"job {second.id} (generate, alice, no model) started on gpu/0, attempt 1\n" in caplog.text + "\n"
+    assert "its request went out" not in caplog.text
+    assert await _running_events(db, second.id) == [("queued", 0), ("running", 1), ("completed", 1)]
+
+
 async def test_a_job_submitted_while_one_streams_is_reserved_and_starts_as_that_one_ends(
     db: asyncpg.Pool,
     start_processor: Callable[..., Awaitable[Processor]],

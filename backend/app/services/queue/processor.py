@@ -466,8 +466,12 @@ class Processor:
         """`run` ended, its outcome not yet written: start the job reserved to follow it now, unless there is
         none, it was cancelled, or the slot's lease (and with it the reservation) may have run out."""
         job = run.claimed.ahead
-        if job is None or self._stopping or time.monotonic() >= run.deadline or job.id in self.running:
-            return None  # (the reservation lives as long as the lease; a job running here is not started twice)
+        if job is None or self._stopping or job.id in self.running:
+            return None  # (a job running here is not started twice)
+        if run.deadline - time.monotonic() < self.ttl / 3:
+            # A heartbeat is overdue (the database is slow or away, or this process stalled): the borrowed lease
+            # may run out before FINISH could confirm the start, which would then be stopped and its work lost.
+            return None
         too_late = job.queue_deadline is not None and job.queue_deadline <= datetime.now(UTC)
         if job.id in self._early_cancels or too_late:
             return None  # cancelled, or too late, while it was reserved: FINISH will not hand it the slot
