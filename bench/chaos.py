@@ -261,10 +261,14 @@ async def running_prompts(run: Run) -> dict[str, list[str]] | None:
 async def pick_worker(run: Run) -> tuple[Worker, list[str] | None] | None:
     """A worker to strike: one running a job if any (seeded choice), leaving at least one other worker
     able to work; None if there is none such."""
+    if sum(worker.available for worker in run.workers) < 2:
+        return None
+    running = await running_prompts(run)
+    # Counted again after the query: a strike due at the same moment may have taken a worker meanwhile
+    # (two picked the same one, and the second's SIGCONT found it killed).
     available = [worker for worker in run.workers if worker.available]
     if len(available) < 2:
         return None
-    running = await running_prompts(run)
     busy = [worker for worker in available if running and running.get(worker.worker_id)]
     worker = run.rng.choice(busy or available)
     return worker, None if running is None else running.get(worker.worker_id, [])
