@@ -95,27 +95,27 @@ WITH me AS (
     SELECT {columns("j")}, coalesce(u.last_claimed_at, '-infinity') AS turn
     FROM ai_jobs j LEFT JOIN pool_users u ON u.pool = j.pool AND u.user_id = j.user_id
     WHERE j.id = :job_id
-), level AS (
-    SELECT q.user_id, q.created_at, q.id, q.job_type FROM ai_jobs q, me
-    WHERE me.status = 'queued' AND q.pool = me.pool AND q.status = 'queued' AND q.priority = me.priority
+), queued AS (
+    -- one pass over the queued jobs that can come before it: of a higher priority, or of its own
+    SELECT q.user_id, q.job_type, q.created_at, q.priority > me.priority AS higher,
+           (q.created_at, q.id) < (me.created_at, me.id) AS older
+    FROM ai_jobs q, me
+    WHERE me.status = 'queued' AND q.pool = me.pool AND q.status = 'queued' AND q.priority >= me.priority
+), users AS (
+    -- per user at its priority: jobs queued, those older than it, and when their first was queued
+    SELECT q.user_id, q.user_id = me.user_id AS mine, count(*) AS queued, count(*) FILTER (WHERE q.older) AS older,
+           min(q.created_at) AS head_at
+    FROM queued q, me WHERE NOT q.higher GROUP BY q.user_id, me.user_id
 ), mine AS (
-    SELECT count(*) FILTER (WHERE (l.created_at, l.id) < (me.created_at, me.id)) AS ahead,
-           min(l.created_at) AS head_at
-    FROM level l, me WHERE l.user_id = me.user_id
-), others AS (
-    SELECT l.user_id, count(*) AS queued, min(l.created_at) AS head_at FROM level l, me
-    WHERE l.user_id <> me.user_id GROUP BY l.user_id
+    SELECT coalesce((SELECT older FROM users WHERE mine), 0) AS ahead, (SELECT head_at FROM users WHERE mine) AS head_at
 ), others_ahead AS (
     SELECT coalesce(sum(least(o.queued, mine.ahead)
                         + CASE WHEN o.queued > mine.ahead
                                     AND (coalesce(u.last_claimed_at, '-infinity'), o.head_at) < (me.turn, mine.head_at)
                                THEN 1 ELSE 0 END), 0) AS n
-    FROM others o JOIN me ON true JOIN mine ON true
+    FROM users o JOIN me ON true JOIN mine ON true
     LEFT JOIN pool_users u ON u.pool = me.pool AND u.user_id = o.user_id
-), higher AS (
-    SELECT q.job_type, count(*) AS n FROM ai_jobs q, me
-    WHERE me.status = 'queued' AND q.pool = me.pool AND q.status = 'queued' AND q.priority > me.priority
-    GROUP BY q.job_type
+    WHERE NOT o.mine
 ), holders AS (
     SELECT l.key, l.operation, l.details, l.job_id, l.user_id, l.username, l.task_ref, l.acquired_at AS started_at,
            l.expires_at, j.job_type, EXTRACT(EPOCH FROM now() - l.acquired_at) AS elapsed_seconds,
@@ -126,10 +126,7 @@ WITH me AS (
     WHERE l.key LIKE 'gpu/%' AND l.expires_at + make_interval(secs => l.grace_seconds) > now()
     ORDER BY l.acquired_at
 ), ahead_types AS (
-    SELECT job_type, sum(n) AS n FROM (
-        SELECT job_type, n FROM higher
-        UNION ALL SELECT l.job_type, 1 FROM level l, me WHERE (l.created_at, l.id) < (me.created_at, me.id)
-    ) a GROUP BY job_type
+    SELECT job_type, count(*) AS n FROM queued WHERE higher OR older GROUP BY job_type
 ), types AS (
     SELECT job_type FROM ahead_types UNION SELECT job_type FROM holders WHERE job_type IS NOT NULL
     UNION SELECT job_type FROM me
@@ -144,7 +141,7 @@ WITH me AS (
 )
 SELECT me.*,
        CASE WHEN me.status = 'queued'
-            THEN ((SELECT coalesce(sum(n), 0) FROM higher) + (SELECT ahead FROM mine)
+            THEN ((SELECT count(*) FROM queued WHERE higher) + (SELECT ahead FROM mine)
                   + (SELECT n FROM others_ahead))::int
        END AS position,
        (SELECT coalesce(json_agg(holders), '[]') FROM holders) AS holders,
