@@ -273,8 +273,10 @@ class Processor:
 
     def _on_job_queued(self, payload: str) -> None:
         self._on_pool_event(payload)
-        if not self._wake.is_set() and any(self._wants_ahead(run) for run in self.running.values()):
-            self._reserve_wanted = True  # the claim loop reserves the new job to follow a run (if fair)
+        if payload.partition(" ")[0] == self.pool and any(self._wants_ahead(run) for run in self.running.values()):
+            # The claim loop reserves the new job to follow a run here, if it is the fair next one (after it
+            # has tried to claim it for a free slot, if this process has one).
+            self._reserve_wanted = True
             self._wake.set()
 
     def _on_listen_connect(self) -> None:
