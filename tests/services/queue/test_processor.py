@@ -393,6 +393,77 @@ async def test_a_job_submitted_while_one_streams_is_reserved_and_starts_as_that_
     assert sim.stats()["max_in_flight"] == 1 and sim.stats()["requests"]["generate"] == 2
 
 
+def _first_finish_waits(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """The processor's first FINISH runs, then sets `finished` and waits for `go_on` before the processor
+    sees its answer: a window in which a test can commit a job the statement's snapshot did not see."""
+    finished, go_on = asyncio.Event(), asyncio.Event()
+    finish = store.finish
+
+    async def finish_then_wait(*args: Any, **kwargs: Any) -> store.Finished:
+        done = await finish(*args, **kwargs)
+        if not finished.is_set():
+            finished.set()
+            await go_on.wait()
+        return done
+
+    monkeypatch.setattr(store, "finish", finish_then_wait)
+    return finished, go_on
+
+
+async def test_a_job_queued_while_finish_frees_the_slot_is_claimed_at_once(
+    db: asyncpg.Pool,
+    start_processor: Callable[..., Awaitable[Processor]],
+    sim: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job committed after the snapshot of the FINISH that finds nothing to hand the slot to: its NOTIFY
+    came while the slot was still taken, so it did not wake the claim loop. Once FINISH is back the loop
+    looks, rather than leaving the job until the safety-net poll (a minute here)."""
+    processor = await start_processor(job_processing_interval=60)
+    sim.hold(endpoints=["generate"], after_tokens=1, count=1)
+    first = await submit(db)
+    await asyncio.to_thread(sim.wait_held, 1)
+    finished, go_on = _first_finish_waits(monkeypatch)
+    sim.release()
+    await finished.wait()
+    seen = processor._queued_seen
+    later = await submit(db, request={"model": "tinyllama", "prompt": "later"})
+    await until(lambda: processor._queued_seen > seen, what="the NOTIFY of the later job")
+    go_on.set()
+    assert (await job_reaches(db, first.id, TERMINAL)).status == "completed"
+    assert (await job_reaches(db, later.id, TERMINAL, within=10)).status == "completed"
+
+
+async def test_a_job_queued_while_finish_hands_the_slot_on_is_reserved_after_the_job_it_started(
+    db: asyncpg.Pool,
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    reserved: Reserved,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bob's job is committed after the snapshot of the FINISH that confirms alice's early start, and its
+    NOTIFY arrives before FINISH returns, when no run here can take a reservation (the one finishing, the
+    other not yet confirmed). It is reserved once FINISH is back, and starts early after alice's second."""
+    processor, _first, second = reserved
+    finished, go_on = _first_finish_waits(monkeypatch)
+    sim.configure(token_delay=0.02, tokens=100)  # the second job streams for 2 s: time enough to reserve
+    sim.release()
+    await finished.wait()
+    seen = processor._queued_seen
+    bobs = await submit(db, user_id="bob", username="bob", request={"model": "tinyllama", "prompt": "bob"})
+    await until(lambda: processor._queued_seen > seen, what="the NOTIFY of bob's job")
+    go_on.set()
+    ahead = await until(
+        lambda: (run := processor.running.get(second.id)) is not None and run.claimed.ahead, what="bob's job reserved"
+    )
+    assert ahead.id == bobs.id
+    sim.configure(token_delay=0.005, tokens=8)
+    done = await job_reaches(db, bobs.id, TERMINAL)
+    assert done.status == "completed" and done.attempt == 1, done.error_message
+    assert f"job {bobs.id} (generate, bob, no model) started on gpu/0, attempt 1 (its request went out" in caplog.text
+    assert sim.stats()["max_in_flight"] == 1
+
+
 async def test_the_page_gets_the_whole_answer_of_a_job_whose_request_went_out_early(
     db: asyncpg.Pool, sim: Simulator, monkeypatch: pytest.MonkeyPatch, reserved: Reserved
 ) -> None:

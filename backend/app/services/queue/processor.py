@@ -167,6 +167,7 @@ class Processor:
         self._started = False
         self._hosts_changed = False  # a NOTIFY said the hosts changed: read them before the next claim
         self._reserve_wanted = False  # a job was queued while a run here has none reserved after it
+        self._queued_seen = 0  # job_queued NOTIFYs of this pool so far
 
     def _pool(self) -> asyncpg.Pool:
         assert self.db is not None, "processor not started"
@@ -273,7 +274,10 @@ class Processor:
 
     def _on_job_queued(self, payload: str) -> None:
         self._on_pool_event(payload)
-        if payload.partition(" ")[0] == self.pool and any(self._wants_ahead(run) for run in self.running.values()):
+        if payload.partition(" ")[0] != self.pool:
+            return
+        self._queued_seen += 1
+        if any(self._wants_ahead(run) for run in self.running.values()):
             # The claim loop reserves the new job to follow a run here, if it is the fair next one (after it
             # has tried to claim it for a free slot, if this process has one).
             self._reserve_wanted = True
@@ -403,11 +407,12 @@ class Processor:
                     started += 1
         return started
 
-    def _start(self, claimed: store.Claimed, driver: Driver, sent: float) -> None:
+    def _start(self, claimed: store.Claimed, driver: Driver, sent: float) -> Run:
         """Run a job this process just claimed on `driver`'s host; `sent`: when the statement that leased
         its slot was sent."""
         run = self._new_run(claimed, driver, sent)
         self._announce(run)
+        return run
 
     def _new_run(self, claimed: store.Claimed, driver: Driver, sent: float, *, early: bool = False) -> Run:
         run = Run(claimed, driver, ProgressReporter(lambda event: self._progress_event(run, event)), deadline=0.0)
@@ -522,6 +527,7 @@ class Processor:
         finished: store.Finished | None = None
         hand_on = False
         early: Run | None = None
+        queued_seen = self._queued_seen
         if outcome is not None:
             # A run that lost its lease hands nothing on: its slot may no longer be ours.
             hand_on = not self._stopping and outcome.kind != "requeue" and run.stop_reason != "lease_lost"
@@ -535,24 +541,33 @@ class Processor:
         job = run.job
         self.running.pop(job.id, None)
         handed = finished.next if finished is not None else None
-        if early is not None and not self._settle_early(early, handed, run.deadline_sent):
+        next_run = early if early is not None and self._settle_early(early, handed, run.deadline_sent) else None
+        if early is not None and next_run is None:
             assert early.task is not None
             await asyncio.wait({early.task})  # its request is closed before the chosen job's goes out
             if handed is None and finished is not None and finished.job is not None:
                 await self._give_back_slot(run)  # FINISH kept it while that request was open
                 self._wake.set()  # the slot is free now: the claim loop looks for work
         if handed is not None and (early is None or early.claimed is not handed):
-            self._start(handed, run.driver, run.deadline_sent)  # its lease was taken by the finishing statement
+            next_run = self._start(handed, run.driver, run.deadline_sent)  # FINISH took its lease
         elif (
             handed is None
             and not self._stopping
             and (
-                not (hand_on and finished is not None and finished.job is not None) or outcome.kind == "retry"  # type: ignore[union-attr]
+                not (hand_on and finished is not None and finished.job is not None)
+                or outcome.kind == "retry"  # type: ignore[union-attr]
+                or self._queued_seen != queued_seen
             )
         ):
             # The slot is free and the finishing statement did not look for a next job (or could not
-            # write), or a retry is now due later: the claim loop looks (and sleeps until the retry is due).
-            # When the statement did look and found none, a new job's NOTIFY wakes the loop.
+            # write), or a retry is now due later, or a job came while it was under way (its NOTIFY found
+            # no room here, and it may have been too late for the statement's snapshot): the claim loop
+            # looks (and sleeps until a retry is due). Otherwise a new job's NOTIFY wakes the loop.
+            self._wake.set()
+        if next_run is not None and self._queued_seen != queued_seen and self._wants_ahead(next_run):
+            # A job came while FINISH was under way (too late for its snapshot, while no run here could take
+            # a reservation): the claim loop reserves it to follow the job just started.
+            self._reserve_wanted = True
             self._wake.set()
         if self.hub is not None:  # its outcome is in the job row now, and here is the row as written
             self.hub.publish(job.id, {"ended": True, "job": finished.job if finished else None})
