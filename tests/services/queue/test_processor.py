@@ -512,14 +512,45 @@ def _rebuilt(recorder: Recorder, job_id: uuid.UUID) -> str:
     return text
 
 
-async def test_a_fairer_job_that_came_meanwhile_takes_the_slot_and_the_early_start_leaves_no_trace(
+async def test_a_fairer_job_queued_while_one_runs_takes_over_the_reservation(
     db: asyncpg.Pool, sim: Simulator, caplog: pytest.LogCaptureFixture, reserved: Reserved
 ) -> None:
-    """bob submits while alice's first job runs and her second is reserved: the hand-off picks again and
-    bob goes first (he has not had a turn). Alice's second job, whose request went out early, is stopped
-    before bob's starts; it runs after bob's as its first attempt, with nothing of the stopped start in
-    its history. The stand-in never had two requests at once."""
+    """bob submits while alice's first job runs and her second is reserved: bob's job is the fairer next one
+    (he has not had a turn), so it is reserved instead, and its request goes out as alice's first ends;
+    alice's second follows it. No request is sent in vain."""
+    processor, first, second = reserved
+    bobs = await submit(db, user_id="bob", username="bob", request={"model": "tinyllama", "prompt": "bob"})
+    await until(lambda: (processor.running[first.id].claimed.ahead or second).id == bobs.id, what="bob's reserved")
+    assert await db.fetchval("SELECT reserved_for FROM ai_jobs WHERE id = $1", second.id) is None
+    sim.release()
+    for job in (first, second, bobs):
+        assert (await job_reaches(db, job.id, TERMINAL)).status == "completed"
+    started = {job.id: (await store.get_job(db, job.id)).started_at for job in (first, second, bobs)}  # type: ignore[union-attr]
+    assert started[first.id] < started[bobs.id] < started[second.id]
+    assert f"job {bobs.id} (generate, bob, no model) started on gpu/0, attempt 1 (its request went out" in caplog.text
+    assert "its early start was stopped" not in caplog.text
+    assert sim.stats()["requests"]["generate"] == 3 and sim.stats()["max_in_flight"] == 1
+
+
+async def test_a_fairer_job_that_came_too_late_to_be_reserved_takes_the_slot_and_the_early_start_leaves_no_trace(
+    db: asyncpg.Pool,
+    sim: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    reserved: Reserved,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bob's job comes as alice's first ends, too late to move the reservation (here: reserving again keeps
+    alice's second), but before FINISH picks: the hand-off goes to bob (he has not had a turn). Alice's
+    second job, whose request went out early, is stopped before bob's starts; it runs after bob's as its
+    first attempt, with nothing of the stopped start in its history. The stand-in never had two requests
+    at once."""
     _, first, second = reserved
+    reserve_ahead = store.reserve_ahead
+
+    async def too_late(conn: Any, slots: store.Slots, running: store.Job) -> store.Job | None:
+        return second if running.id == first.id else await reserve_ahead(conn, slots, running)
+
+    monkeypatch.setattr(store, "reserve_ahead", too_late)
     bob = store.NewJob(
         user_id="bob", username="bob", job_type="generate", request_data={"model": "tinyllama", "prompt": "bob"}
     )

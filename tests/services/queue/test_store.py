@@ -583,3 +583,22 @@ async def test_no_job_is_reserved_for_a_job_that_no_longer_runs_or_where_reservi
     await enqueue(db, new_job())
     await expire_leases(db)
     assert await store.reserve_ahead(db, reserving(), again.job) is None, "its lease ran out"
+
+
+async def test_a_fairer_job_queued_while_one_runs_takes_over_its_reservation(db: asyncpg.Pool) -> None:
+    """alice's second job was reserved after her first; bob's, queued since, is the fairer next one (he has
+    not had a turn): reserving again moves the reservation to it, so the job reserved is the one FINISH
+    hands the slot to (an early start of alice's would have been stopped)."""
+    await enqueue(db, new_job())
+    second = await enqueue(db, new_job())
+    running = await claim_reserving(db)
+    assert running.ahead is not None and running.ahead.id == second.id
+    bobs = await enqueue(db, new_job("bob"))
+    ahead = await store.reserve_ahead(db, reserving(), running.job)
+    assert ahead is not None and ahead.id == bobs.id
+    assert await reserved_for(db, bobs.id) == running.job.id and await reserved_for(db, second.id) is None
+    again = await store.reserve_ahead(db, reserving(), running.job)
+    assert again is not None and again.id == bobs.id, "the same pick: kept"
+    finished = await hand_on_reserving(db, dataclasses.replace(running, ahead=again))
+    assert finished.next is not None and finished.next.job.id == bobs.id
+    assert finished.next.ahead is not None and finished.next.ahead.id == second.id

@@ -166,7 +166,7 @@ class Processor:
         self._stopping = False
         self._started = False
         self._hosts_changed = False  # a NOTIFY said the hosts changed: read them before the next claim
-        self._reserve_wanted = False  # a job was queued while a run here has none reserved after it
+        self._reserve_wanted = False  # a job was queued while a run here may have a job reserved after it
         self._queued_seen = 0  # job_queued NOTIFYs of this pool so far
 
     def _pool(self) -> asyncpg.Pool:
@@ -277,9 +277,9 @@ class Processor:
         if payload.partition(" ")[0] != self.pool:
             return
         self._queued_seen += 1
-        if any(self._wants_ahead(run) for run in self.running.values()):
-            # The claim loop reserves the new job to follow a run here, if it is the fair next one (after it
-            # has tried to claim it for a free slot, if this process has one).
+        if any(self._may_reserve(run) for run in self.running.values()):
+            # The claim loop reserves the new job to follow a run here if it is now the fair next one (after
+            # it has tried to claim it for a free slot, if this process has one).
             self._reserve_wanted = True
             self._wake.set()
 
@@ -443,30 +443,29 @@ class Processor:
 
     # ---- the next job reserved ahead, and its early start ------------------------------------------
 
-    def _wants_ahead(self, run: Run) -> bool:
-        """A run on a reserve-ahead host, of a type that may be followed by an early start, with no job
-        reserved after it yet, and not ending."""
+    def _may_reserve(self, run: Run) -> bool:
+        """A run on a reserve-ahead host, of a type that may be followed by an early start, and not ending."""
         slots = run.driver.slots
         return (
             slots.reserve_ahead
-            and run.claimed.ahead is None
             and run.job.job_type in slots.early_types
             and not (run.early or run.finishing or run.stop_reason)
         )
 
     async def _reserve_ahead_of_running(self) -> None:
-        """A job was queued while every slot here was busy: a run with no job reserved after it gets one
-        (the job its hand-off would take, as a claim reserves), so that job's request can go out the moment
-        the run ends rather than after FINISH."""
+        """A job was queued while every slot here was busy: each run here gets the job its hand-off would
+        now take reserved after it (as a claim reserves) — the new job, if it is the fair next one — so
+        that job's request can go out the moment the run ends rather than after FINISH, and FINISH, making
+        the same pick, confirms it rather than stopping it for a fairer one."""
         self._reserve_wanted = False
-        for run in [run for run in self.running.values() if self._wants_ahead(run)]:
+        for run in [run for run in self.running.values() if self._may_reserve(run)]:
             try:
                 ahead = await store.reserve_ahead(self._pool(), run.driver.slots, run.job)
             except DATABASE_ERRORS as error:
                 log.warning("reserving the next job failed (%s); FINISH will pick it", error)
                 return
             # A run that ended meanwhile has had its chance; FINISH may still hand its slot to that job.
-            if ahead is not None and self._wants_ahead(run) and self.running.get(run.job.id) is run:
+            if self._may_reserve(run) and self.running.get(run.job.id) is run:
                 run.claimed = dataclasses.replace(run.claimed, ahead=ahead)
 
     def _start_early(self, run: Run) -> Run | None:
@@ -564,7 +563,7 @@ class Processor:
             # no room here, and it may have been too late for the statement's snapshot): the claim loop
             # looks (and sleeps until a retry is due). Otherwise a new job's NOTIFY wakes the loop.
             self._wake.set()
-        if next_run is not None and self._queued_seen != queued_seen and self._wants_ahead(next_run):
+        if next_run is not None and self._queued_seen != queued_seen and self._may_reserve(next_run):
             # A job came while FINISH was under way (too late for its snapshot, while no run here could take
             # a reservation): the claim loop reserves it to follow the job just started.
             self._reserve_wanted = True

@@ -425,16 +425,21 @@ UNION ALL
 SELECT 'reserved', {columns("ahead")}, NULL, NULL, NULL, NULL FROM ahead JOIN reserved ON reserved.id = ahead.id
 """)
 
-# Reserve ahead for a job already running: one claimed while nothing else was queued gets a job queued
-# since reserved to follow it, as CLAIM and FINISH do for the job they start (`_reserve_ahead`) — while
-# it still runs this attempt under a live lease of :host's slot.
+# Reserve ahead for a job already running (a job was queued since it started): the job its hand-off would
+# take now — the same fair pick as CLAIM's and FINISH's (`_reserve_ahead`), which may be the job already
+# reserved for it or a fairer one that came since; the one it replaces is freed. Only while that job still
+# runs this attempt under a live lease of :host's slot.
 RESERVE_AHEAD = Statement(f"""
 WITH {_HOST}, running AS (
     SELECT j.* FROM ai_jobs j
     WHERE j.id = :job_id AND j.attempt = :attempt AND j.status = 'running'
       AND EXISTS (SELECT 1 FROM leases l WHERE l.job_id = j.id AND l.attempt = j.attempt AND l.host = :host
                                            AND l.expires_at > now())
-), {_reserve_ahead("running")}
+), {_reserve_ahead("running", mine=":job_id")}, replaced AS (
+    UPDATE ai_jobs j SET reserved_for = NULL
+    FROM running r
+    WHERE j.reserved_for = r.id AND j.status = 'queued' AND j.id NOT IN (SELECT id FROM reserved)
+)
 SELECT {columns("ahead")} FROM ahead JOIN reserved ON reserved.id = ahead.id
 """)
 

@@ -267,9 +267,10 @@ async def claim(conn: Executor, slots: Slots, worker_id: str) -> Claimed | None:
 
 
 async def reserve_ahead(conn: Executor, slots: Slots, running: Job) -> Job | None:
-    """For `running` (a job started on `slots`' host with none reserved after it, and still running this
-    attempt there): reserve the job its hand-off would take, as a claim does (sql.RESERVE_AHEAD). The job
-    reserved, or None (nothing to reserve, reserving is off, or it no longer runs)."""
+    """For `running` (a job started on `slots`' host, still running this attempt there): reserve the job its
+    hand-off would take now, as a claim does — the one reserved already or a fairer one that came since,
+    which then replaces it (sql.RESERVE_AHEAD). The job reserved, or None (nothing to reserve, reserving is
+    off, or it no longer runs)."""
     if not slots.reserve_ahead or running.job_type not in slots.early_types:
         return None
     params = slots.params(worker_id="")  # (the statement takes the ones it names)
