@@ -56,6 +56,7 @@ import asyncpg
 
 from app import db
 from app.services.queue import store
+from app.services.queue.processor import EARLY_START_STOPPED
 from bench.common import create_template, fresh_database
 from tests.support.processes import ServiceProcess
 from tests.support.simulator import Simulator, start_simulator
@@ -657,7 +658,7 @@ async def chaos(args: argparse.Namespace, server: Any, arrivals: list[Arrival], 
     return ok
 
 
-EARLY_STOP = re.compile(r"job (\S+): its early start was stopped")
+EARLY_STOP = re.compile(rf"job (\S+): {EARLY_START_STOPPED}")
 
 
 def stopped_early_starts(processes: list[ServiceProcess]) -> Counter[uuid.UUID]:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.services.queue import store
+from app.services.queue.processor import EARLY_START_STOPPED
 from tests.support.processes import ServiceProcess, start_worker
 from tests.support.simulator import Simulator
 from tests.support.waiting import job_reaches, until
@@ -61,7 +62,7 @@ async def test_four_workers_drain_the_queue_within_the_slot_cap(
     assert len(done) == len(set(done)) == jobs  # each job ran exactly once
     # On one slot, a job whose request went out as the one before ended is stopped if a fairer user's job
     # came in the moment before FINISH picked: each such request is one its worker logged, closed at once.
-    stopped = sum(worker.output().count("its early start was stopped") for worker in workers)
+    stopped = sum(worker.output().count(EARLY_START_STOPPED) for worker in workers)
     assert [entry["outcome"] for entry in generations if entry["outcome"] != "done"] == ["disconnect"] * stopped
     # With two slots the first job loads the model explicitly (an empty prompt), so no one else loads it too.
     assert stats["requests"]["generate"] == jobs + stopped + (1 if slots > 1 else 0)

@@ -12,6 +12,7 @@ import ollama
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.services.queue.processor import EARLY_START_STOPPED
 from tests.support.api import Api
 from tests.support.jobs import TERMINAL, leases_held
 from tests.support.simulator import Simulator, start_simulator
@@ -79,7 +80,7 @@ async def test_two_clients_at_once_never_share_the_gpu(api: Api, sim: Simulator,
     outcomes = [entry["outcome"] for entry in stats["log"] if entry["endpoint"] == "generate"]
     assert outcomes.count("done") == 6 and stats["max_in_flight"] == 1
     # Beyond the six: only an early start stopped because a fairer job came as the one before ended.
-    stopped = api.server.output()[logged:].count("its early start was stopped")
+    stopped = api.server.output()[logged:].count(EARLY_START_STOPPED)
     assert len(outcomes) == 6 + stopped == 6 + outcomes.count("disconnect")
 
 
