@@ -65,7 +65,13 @@ def test_the_page_end_to_end_in_chromium(start_api: Callable[..., Api], sim: Sim
         text=True,
         timeout=280,
     )
-    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log ---\n{api.server.output()[-4000:]}"
+    if run.returncode != 0:  # the whole server log, for the failure's story; the message keeps its tail
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS.parent / "page-server.log").write_text(api.server.output())
+    assert run.returncode == 0, (
+        f"{run.stdout}\n{run.stderr}\n--- server log (whole: test-artifacts/page-server.log) ---\n"
+        f"{api.server.output()[-6000:]}"
+    )
     for name in SCREENSHOTS:
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 5000
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":

@@ -47,6 +47,22 @@ describe("socket events into the query cache", () => {
     expect(invalidate).not.toHaveBeenCalledWith({ queryKey: modelsKey() });
   });
 
+  test("a status fetch begun before an update does not overwrite it when it answers later", async () => {
+    // Cancel a running job: the page refetches its status (the worker has not stopped it yet, so the
+    // answer will say "running"), then the socket says "cancelled", then the slow answer arrives.
+    const client = new QueryClient();
+    let answer: (job: JobView) => void = () => undefined;
+    const fetching = client.fetchQuery({
+      queryKey: jobStatusKey("j1"),
+      queryFn: () => new Promise<JobView>((resolve) => (answer = resolve)),
+    });
+    const cancelled = { ...running, status: "cancelled" as const };
+    handleJobUpdate(client, new TextStore(), cancelled);
+    answer(running);
+    await fetching.catch(() => undefined);
+    expect(client.getQueryData<JobView>(jobStatusKey("j1"))?.status).toBe("cancelled");
+  });
+
   test("a completed training (by its result kind, from the API's job types) refreshes the active model and models", () => {
     const client = new QueryClient();
     client.setQueryData(jobTypesKey(), { job_types: JOB_TYPES });
@@ -54,6 +70,18 @@ describe("socket events into the query cache", () => {
     handleJobUpdate(client, new TextStore(), { ...running, job_type: "training", status: "completed" });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: settingsKey() });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: modelsKey() });
+  });
+
+  test("a lock fetch begun before a lock update does not overwrite it when it answers later", async () => {
+    const client = new QueryClient();
+    const held: GpuLock = { locked: true, capacity: 1, queue_length: 1, holders: [] };
+    const free: GpuLock = { locked: false, capacity: 1, queue_length: 0, holders: [] };
+    let answer: (lock: GpuLock) => void = () => undefined;
+    const fetching = client.fetchQuery({ queryKey: lockKey(), queryFn: () => new Promise<GpuLock>((resolve) => (answer = resolve)) });
+    handleLockUpdate(client, free);
+    answer(held);
+    await fetching.catch(() => undefined);
+    expect(client.getQueryData(lockKey())).toEqual(free);
   });
 
   test("a lock update replaces the lock and makes the GPU hosts be fetched again", () => {

@@ -25,6 +25,10 @@ interface ProgressEvent {
 }
 
 export function handleJobUpdate(client: QueryClient, texts: TextStore, status: JobView): void {
+  // A status fetch already under way began before this change (e.g. the refetch after a cancel click,
+  // answered before the worker stopped the job): its answer is older news, so drop it. Polling is slow
+  // while the socket is up, so a stale "running" would otherwise stay on screen for half a minute.
+  void client.cancelQueries({ queryKey: jobStatusKey(status.job_id) });
   client.setQueryData(jobStatusKey(status.job_id), status);
   const text = readProgress(status.progress).text;
   if (text) texts.catchUp(status.job_id, text);
@@ -50,6 +54,7 @@ export function handleJobProgress(client: QueryClient, texts: TextStore, event: 
 }
 
 export function handleLockUpdate(client: QueryClient, lock: GpuLock): void {
+  void client.cancelQueries({ queryKey: lockKey() }); // older news, as in handleJobUpdate
   client.setQueryData(lockKey(), lock);
   void client.invalidateQueries({ queryKey: hostsKey() }); // who holds each host's slots
 }
