@@ -199,8 +199,14 @@ async def test_two_slots_never_load_one_model_twice(
     db: asyncpg.Pool, start_processor: Callable[..., Awaitable[Processor]], sim: Simulator
 ) -> None:
     sim.configure(load_delay=0.5, token_delay=0.01, tokens=5)
+    # The first two generations wait after one token until both are in: a slot whose job waited for the
+    # load must still get its turn beside the loader's, not only after it (their 50 ms could otherwise
+    # end before the waiter's next look at the load lease).
+    sim.hold(endpoints=["generate"], after_tokens=1, count=2)
     await start_processor(max_concurrent_jobs=2)
     jobs = await asyncio.gather(*(submit(db, request={"model": "tinyllama", "prompt": f"p{n}"}) for n in range(4)))
+    await asyncio.to_thread(sim.wait_held, 2)
+    sim.release()
     for job in jobs:
         assert (await job_reaches(db, job.id, TERMINAL)).status == "completed"
     log = [entry for entry in sim.stats()["log"] if entry["endpoint"] == "generate"]
