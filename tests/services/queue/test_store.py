@@ -8,6 +8,7 @@ import dataclasses
 import uuid
 
 import asyncpg
+import pytest
 
 from app.services.queue import store
 
@@ -201,11 +202,19 @@ async def test_priority_first_then_the_user_who_waited_longest_then_age(db: asyn
     assert order == [urgent.id, a1.id, b1.id, a2.id]
 
 
-async def test_queue_positions_are_the_order_the_claim_takes_jobs(db: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("priorities", ["one", "several"])
+async def test_queue_positions_are_the_order_the_claim_takes_jobs(db: asyncpg.Pool, priorities: str) -> None:
     """Positions told by the status are exactly the claim's order, fairness between users included,
-    with no two jobs sharing a place."""
-    jobs = [await enqueue(db, new_job(user)) for user in ("alice", "alice", "alice", "bob", "carol", "bob")]
-    jobs.append(await enqueue(db, new_job("dave", priority=3)))
+    with no two jobs sharing a place. With one priority queued, the counts come from `pool_users` and
+    the queue is not read (JOB_VIEW); with several, from the queued jobs."""
+    had_turn = await enqueue(db, new_job("carol"))  # carol has had a turn, and goes after those who have not
+    claimed = await claim(db)
+    assert claimed is not None and claimed.job.id == had_turn.id
+    await finish(db, claimed)
+    users = ("alice", "alice", "carol", "alice", "bob", "carol", "bob", "erin", "alice")
+    jobs = [await enqueue(db, new_job(user)) for user in users]
+    if priorities == "several":
+        jobs.append(await enqueue(db, new_job("dave", priority=3)))
     positions = {}
     for job in jobs:
         place = await store.place(db, job.id)

@@ -77,10 +77,6 @@ SELECT {JOB_COLUMNS} FROM ai_jobs WHERE user_id = :user_id AND idempotency_key =
 
 GET_JOB = Statement(f"SELECT {JOB_COLUMNS} FROM ai_jobs WHERE id = :job_id")
 
-# Exact up to QUEUE_LENGTH_CAP: counting a pathological 100k-deep queue on every lock view would cost
-# more than the number is worth (the stats endpoint counts exactly).
-QUEUE_LENGTH_CAP = 10_000
-
 # ---- where a queued job stands ---------------------------------------------------------------------
 
 # A job with, while it is queued, its place in the order the claim will take jobs: every queued job of
@@ -88,24 +84,47 @@ QUEUE_LENGTH_CAP = 10_000
 # each other user's jobs until the turn this job is in (at most as many as this job has of its own
 # user ahead of it), plus one more from each user whose turn comes before its user's in that round.
 # Also what an ETA needs: the GPU slots' holders (who, what, since when, how far — never their text),
-# the queued jobs ahead by job type, and each of those types' recent mean run time; and, with
-# :with_queue_length, the queue's length (a submission shows the lock as it is with the new job).
+# the mix of job types ahead (from the jobs queued just before it, at most :sample of each side), and
+# each of those types' recent mean run time; and, with :with_queue_length, the queue's length (a
+# submission shows the lock as it is with the new job).
+#
+# Its cost does not grow with the queue when every queued job of the pool has one priority (the usual
+# case: only admins raise one): each user's queued count is then `pool_users.queued`, and only this
+# job's own user's older jobs and each user's first job are read, by index. With several priorities
+# queued it counts the queued jobs at its priority or above (`mixed`).
 JOB_VIEW = Statement(f"""
 WITH me AS (
     SELECT {columns("j")}, coalesce(u.last_claimed_at, '-infinity') AS turn
     FROM ai_jobs j LEFT JOIN pool_users u ON u.pool = j.pool AND u.user_id = j.user_id
     WHERE j.id = :job_id
+), mixed AS (
+    -- the queue's first and last priorities, each one index entry (the queue order's ends)
+    SELECT (SELECT q.priority FROM ai_jobs q WHERE q.pool = me.pool AND q.status = 'queued'
+            ORDER BY q.priority DESC, q.created_at, q.id LIMIT 1) > me.priority
+        OR (SELECT q.priority FROM ai_jobs q WHERE q.pool = me.pool AND q.status = 'queued'
+            ORDER BY q.priority, q.created_at DESC, q.id DESC LIMIT 1) < me.priority AS yes
+    FROM me WHERE me.status = 'queued'
 ), queued AS (
-    -- one pass over the queued jobs that can come before it: of a higher priority, or of its own
-    SELECT q.user_id, q.job_type, q.created_at, q.priority > me.priority AS higher,
-           (q.created_at, q.id) < (me.created_at, me.id) AS older
-    FROM ai_jobs q, me
-    WHERE me.status = 'queued' AND q.pool = me.pool AND q.status = 'queued' AND q.priority >= me.priority
+    -- several priorities: one pass over the queued jobs that can come before it
+    SELECT q.user_id, q.priority > me.priority AS higher, (q.created_at, q.id) < (me.created_at, me.id) AS older,
+           q.created_at
+    FROM ai_jobs q, me, mixed
+    WHERE mixed.yes AND q.pool = me.pool AND q.status = 'queued' AND q.priority >= me.priority
 ), users AS (
-    -- per user at its priority: jobs queued, those older than it, and when their first was queued
+    -- per user at its priority: jobs queued, those older than it (its own user's), when their first was queued
     SELECT q.user_id, q.user_id = me.user_id AS mine, count(*) AS queued, count(*) FILTER (WHERE q.older) AS older,
            min(q.created_at) AS head_at
     FROM queued q, me WHERE NOT q.higher GROUP BY q.user_id, me.user_id
+    UNION ALL
+    SELECT u.user_id, u.user_id = me.user_id, u.queued,
+           CASE WHEN u.user_id = me.user_id THEN (
+               SELECT count(*) FROM ai_jobs q WHERE q.pool = me.pool AND q.user_id = me.user_id
+               AND q.status = 'queued' AND q.priority = me.priority AND (q.created_at, q.id) < (me.created_at, me.id))
+           END,
+           (SELECT q.created_at FROM ai_jobs q WHERE q.pool = u.pool AND q.user_id = u.user_id AND q.status = 'queued'
+            ORDER BY q.priority DESC, q.created_at, q.id LIMIT 1)
+    FROM pool_users u, me, mixed
+    WHERE NOT mixed.yes AND u.pool = me.pool AND u.queued > 0
 ), mine AS (
     SELECT coalesce((SELECT older FROM users WHERE mine), 0) AS ahead, (SELECT head_at FROM users WHERE mine) AS head_at
 ), others_ahead AS (
@@ -126,7 +145,17 @@ WITH me AS (
     WHERE l.key LIKE 'gpu/%' AND l.expires_at + make_interval(secs => l.grace_seconds) > now()
     ORDER BY l.acquired_at
 ), ahead_types AS (
-    SELECT job_type, count(*) AS n FROM queued WHERE higher OR older GROUP BY job_type
+    -- the mix of job types ahead, from those queued just before it at its priority and the first of higher ones
+    SELECT a.job_type, count(*) AS n FROM me CROSS JOIN LATERAL (
+        (SELECT q.job_type FROM ai_jobs q
+         WHERE q.pool = me.pool AND q.status = 'queued' AND q.priority = me.priority
+           AND (q.created_at, q.id) < (me.created_at, me.id)
+         ORDER BY q.priority, q.created_at DESC, q.id DESC LIMIT :sample)  -- the queue order backwards
+        UNION ALL
+        (SELECT q.job_type FROM ai_jobs q
+         WHERE q.pool = me.pool AND q.status = 'queued' AND q.priority > me.priority
+         ORDER BY q.priority DESC, q.created_at, q.id LIMIT :sample)
+    ) a WHERE me.status = 'queued' GROUP BY a.job_type
 ), types AS (
     SELECT job_type FROM ahead_types UNION SELECT job_type FROM holders WHERE job_type IS NOT NULL
     UNION SELECT job_type FROM me
@@ -146,17 +175,16 @@ SELECT me.*,
        END AS position,
        (SELECT coalesce(json_agg(holders), '[]') FROM holders) AS holders,
        (SELECT coalesce(sum(slots), 0) FROM hosts WHERE reachable AND NOT draining)::int AS slots,
-       CASE WHEN :with_queue_length THEN (SELECT count(*) FROM (
-           SELECT 1 FROM ai_jobs q, me WHERE q.pool = me.pool AND q.status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) n)
+       CASE WHEN :with_queue_length
+            THEN (SELECT coalesce(sum(u.queued), 0) FROM pool_users u WHERE u.pool = me.pool)::int
        END AS queue_length,
        (SELECT coalesce(json_object_agg(job_type, n), '{{}}') FROM ahead_types) AS ahead_types,
        (SELECT coalesce(json_object_agg(job_type, seconds), '{{}}') FROM means) AS mean_seconds
 FROM me
 """)
 
-QUEUE_LENGTH = Statement(f"""
-SELECT count(*) FROM (SELECT 1 FROM ai_jobs WHERE pool = :pool AND status = 'queued' LIMIT {QUEUE_LENGTH_CAP}) q
-""")
+# The pool's queued jobs, from the per-user counts every transition keeps (no scan of the queue).
+QUEUE_LENGTH = Statement("SELECT coalesce(sum(queued), 0)::int FROM pool_users WHERE pool = :pool")
 
 # Mean run time of the pool's recent completed jobs (Retry-After of a 429).
 RECENT_RUN_SECONDS = Statement("""

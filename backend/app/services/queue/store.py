@@ -154,11 +154,16 @@ class Place:
     slots: int = 1  # GPU slots of the hosts that take work (the whole fleet's)
 
 
+AHEAD_SAMPLE = 100  # queued jobs just before a job whose types estimate the mix of all the jobs ahead of it
+
+
 async def place(
     conn: Executor, job_id: uuid.UUID, *, with_queue_length: bool = False, pool: str = "gpu"
 ) -> Place | None:
     """The job with its queue position, the GPU slots' holders and ETA inputs, in one statement."""
-    row = await sql.JOB_VIEW.fetchrow(conn, job_id=job_id, with_queue_length=with_queue_length, pool=pool)
+    row = await sql.JOB_VIEW.fetchrow(
+        conn, job_id=job_id, with_queue_length=with_queue_length, pool=pool, sample=AHEAD_SAMPLE
+    )
     if row is None:
         return None
     return Place(
