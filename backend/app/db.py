@@ -114,14 +114,23 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
 MAX_CACHED_STATEMENT = 64 * 1024  # bytes; the queue's longest statement must fit (tests/test_db.py)
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, generic_plans: bool = False) -> asyncpg.Pool:
-    """A pool of raw asyncpg connections (the queue's statements, status, submit).
+# A processor's connections. `force_generic_plan`: plan each prepared statement once, for any parameters.
+# CLAIM and FINISH are long chains of CTEs that take 5-10 ms to plan and about 1 ms to run. PostgreSQL
+# plans the first five calls on each connection for their parameters, and keeps doing so for a statement
+# whose parameters switch a part of it off (FINISH without :reserve_ahead), which then costs ten times
+# what running it does.
+# `enable_bitmapscan = off`: their pick takes each user's first eligible queued job by walking an index in
+# queue order (`ai_jobs_claim_idx`). With statistics of a deep queue, the planner reckons the eligibility
+# filters so selective that it gathers each user's whole queue by bitmap and sorts it instead: a FINISH
+# took 16 ms at 2,000 queued jobs of 20 users and 32 ms at 5,000 of 50, against 3 ms with the index walk
+# (and 2.3 ms at 200). Its other statements read by key or short index ranges; only the cleaner's batch
+# delete of old jobs may be a little slower without bitmap scans, once in a while.
+PROCESSOR_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_bitmapscan": "off"}
 
-    `generic_plans`: plan each prepared statement once, for any parameters (a processor's pool). CLAIM and
-    FINISH are long chains of CTEs that take 5-10 ms to plan and about 1 ms to run. PostgreSQL plans the
-    first five calls on each connection for their parameters, and keeps doing so for a statement whose
-    parameters switch a part of it off (FINISH without :reserve_ahead), which then costs ten times what
-    running it does."""
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, processor: bool = False) -> asyncpg.Pool:
+    """A pool of raw asyncpg connections (the queue's statements, status, submit); `processor`: with the
+    planner settings of a processor's pool (PROCESSOR_SETTINGS)."""
     pool = await asyncpg.create_pool(
         asyncpg_dsn(url),
         min_size=min_size,
@@ -131,7 +140,7 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, generi
         # asyncpg caches statements up to 15 KiB by default; CLAIM and FINISH are longer, and uncached
         # they would be parsed and planned on every call.
         max_cacheable_statement_size=MAX_CACHED_STATEMENT,
-        server_settings={"plan_cache_mode": "force_generic_plan"} if generic_plans else None,
+        server_settings=PROCESSOR_SETTINGS if processor else None,
     )
     assert pool is not None
     return pool

@@ -187,7 +187,7 @@ class Processor:
 
     async def start(self) -> None:
         self.db = await db.create_pool(
-            self.database_url, min_size=1, max_size=max(self.settings.max_concurrent_jobs, 4) + 3, generic_plans=True
+            self.database_url, min_size=1, max_size=max(self.settings.max_concurrent_jobs, 4) + 3, processor=True
         )
         await fleet_hosts.seed(self.db, self.settings)
         await self._load_hosts()
