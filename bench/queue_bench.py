@@ -319,3 +319,54 @@ async def status_and_lock(pool: asyncpg.Pool, job_id: Any, seconds: float) -> tu
 
     locks = await timed(lock)
     return await timed(status), locks
+
+
+# ---- a deep queue: the hand-off and the status at 5,000 queued jobs against 200 -------------------------
+
+QUEUE_DEPTHS = ((200, 4), (5_000, 50))  # queued jobs, of so many users
+DEPTH_SLOTS = store.Slots(pool="gpu", keys=gpu.slot_keys("gpu", 1), ttl=86400, grace=10, operations={})
+
+
+@dataclass
+class DeepQueue:
+    """A queue of generate jobs, analyzed (as autovacuum would have it), one of them running; on a pool with
+    a processor's settings. Each hand-off timed finishes the running job and starts the next."""
+
+    pool: asyncpg.Pool
+    running: store.Claimed
+    last: Any  # the last queued job, whose status is asked
+
+    async def handoffs(self, count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            finished = await store.finish(
+                self.pool, self.running, store.Outcome("completed", result={}, progress={}), worker_id="bench-depth",
+                slots=DEPTH_SLOTS, hand_on=True,
+            )  # fmt: skip
+            times.append(time.perf_counter() - started)
+            assert finished.next is not None, "the deep queue ran dry"
+            self.running = finished.next
+        return times
+
+    async def statuses(self, count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            current = await views.current_status(self.pool, self.last, 1)
+            times.append(time.perf_counter() - started)
+            assert current is not None and current[1].position is not None
+        return times
+
+
+async def prepare_deep_queue(url: str, queued: int, users: int) -> DeepQueue:
+    pool = await db.create_pool(url, max_size=2, processor=True)
+    async with pool.acquire() as conn, conn.transaction():
+        for n in range(queued):
+            user = f"user{n % users}"
+            job = store.NewJob(user_id=user, username=user, job_type="generate", request_data=generate_request(n))
+            last = (await store.enqueue(conn, job, quota=QUOTA)).job.id
+    await pool.execute("ANALYZE")
+    running = await store.claim(pool, DEPTH_SLOTS, "bench-depth")
+    assert running is not None
+    return DeepQueue(pool, running, last)

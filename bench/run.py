@@ -60,6 +60,7 @@ GAP_JOBS = 150
 HTTP_SECONDS = 3.0
 BROKER_REQUESTS = 60
 HISTORY = (1_000, 1_000_000)
+DEPTH_HANDOFFS = 50  # hand-offs and status calls per side and round (the short queue has 200 jobs)
 HISTORY_SECONDS = 1.5  # per side and round: at least 5 samples, at most 100
 
 # The statements of the claim-run-finish path (and the pool resets after them); the rest of what a
@@ -230,6 +231,11 @@ class Bench:
         self.broker_request = api_bench.generate_request(token)
         self.direct_request = api_bench.generate_request(None)
         await api_bench.sequential(self.broker_url, self.broker_request, 10)
+        # The hand-off and the status with a short and a deep queue.
+        self.depth: dict[int, queue_bench.DeepQueue] = {}
+        for queued, users in queue_bench.QUEUE_DEPTHS:
+            depth_url = await fresh_database(server_url, f"bench_depth_{queued}")
+            self.depth[queued] = await queue_bench.prepare_deep_queue(depth_url, queued, users)
         # Status and lock view with a short and a long history.
         self.history: dict[int, tuple[asyncpg.Pool, Any]] = {}
         for finished in HISTORY:
@@ -247,6 +253,7 @@ class Bench:
         await self.http(n)
         await self.broker_overhead(n)
         await self.flat(n)
+        await self.deep_queue(n)
         print(f"round {n + 1} of {self.args.rounds} done in {time.perf_counter() - started:.0f} s", flush=True)
 
     async def drains(self, n: int) -> None:
@@ -414,6 +421,26 @@ class Bench:
             lock_1m, lock_1k
         )
 
+    async def deep_queue(self, n: int) -> None:
+        (short, users), (deep, deep_users) = queue_bench.QUEUE_DEPTHS
+
+        async def timed(queued: int) -> tuple[float, float]:
+            queue = self.depth[queued]
+            handoffs = await queue.handoffs(DEPTH_HANDOFFS)
+            return percentile(handoffs, 50) * 1000, percentile(await queue.statuses(DEPTH_HANDOFFS), 50) * 1000
+
+        (handoff_deep, status_deep), (handoff_short, status_short) = await self.both(
+            n, lambda: timed(short), lambda: timed(deep)
+        )
+        aim = ratio_at_most(1.5, "flat: ≤ 1.5x")
+        floor = f"the same at {short:,} ({users} users)"
+        self.table.row(
+            "deep_handoff", f"hand-off (FINISH) p50 at {deep:,} queued ({deep_users} users)", "ms", floor, aim
+        ).add(handoff_deep, handoff_short)
+        self.table.row("deep_status", f"status p50 at {deep:,} queued ({deep_users} users)", "ms", floor, aim).add(
+            status_deep, status_short
+        )
+
     def report(self) -> None:
         print()
         self.table.print()
@@ -508,6 +535,8 @@ class Bench:
                 await result
         for pool, _job in getattr(self, "history", {}).values():
             await pool.close()
+        for queue in getattr(self, "depth", {}).values():
+            await queue.pool.close()
         if hasattr(self, "bare"):
             await self.bare.close()
         if hasattr(self, "pool"):
