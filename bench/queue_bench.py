@@ -361,11 +361,10 @@ class DeepQueue:
 
 async def prepare_deep_queue(url: str, queued: int, users: int) -> DeepQueue:
     pool = await db.create_pool(url, max_size=2, processor=True)
-    async with pool.acquire() as conn, conn.transaction():
-        for n in range(queued):
-            user = f"user{n % users}"
-            job = store.NewJob(user_id=user, username=user, job_type="generate", request_data=generate_request(n))
-            last = (await store.enqueue(conn, job, quota=QUOTA)).job.id
+    for n in range(queued):  # each in its own transaction: one created_at each, so the last is last in line
+        user = f"user{n % users}"
+        job = store.NewJob(user_id=user, username=user, job_type="generate", request_data=generate_request(n))
+        last = (await store.enqueue(pool, job, quota=QUOTA)).job.id
     await pool.execute("ANALYZE")
     running = await store.claim(pool, DEPTH_SLOTS, "bench-depth")
     assert running is not None
