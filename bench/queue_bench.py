@@ -321,9 +321,10 @@ async def status_and_lock(pool: asyncpg.Pool, job_id: Any, seconds: float) -> tu
     return await timed(status), locks
 
 
-# ---- a deep queue: the hand-off and the status at 5,000 queued jobs against 200 -------------------------
+# ---- a deep queue: the hand-off and the status at 5,000 queued jobs against 200 ------------------------
 
-QUEUE_DEPTHS = ((200, 4), (5_000, 50))  # queued jobs, of so many users
+# Queued jobs, of so many users, and users who used the pool before and have nothing queued now.
+QUEUE_DEPTHS = ((200, 4, 0), (5_000, 50, 2_000))
 DEPTH_SLOTS = store.Slots(pool="gpu", keys=gpu.slot_keys("gpu", 1), ttl=86400, grace=10, operations={})
 
 
@@ -359,8 +360,10 @@ class DeepQueue:
         return times
 
 
-async def prepare_deep_queue(url: str, queued: int, users: int) -> DeepQueue:
+async def prepare_deep_queue(url: str, queued: int, users: int, past_users: int) -> DeepQueue:
     pool = await db.create_pool(url, max_size=2, processor=True)
+    past = "INSERT INTO pool_users (pool, user_id, queued) SELECT 'gpu', 'past' || g, 0 FROM generate_series(1, $1) g"
+    await pool.execute(past, past_users)
     for n in range(queued):  # each in its own transaction: one created_at each, so the last is last in line
         user = f"user{n % users}"
         job = store.NewJob(user_id=user, username=user, job_type="generate", request_data=generate_request(n))

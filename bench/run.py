@@ -233,9 +233,9 @@ class Bench:
         await api_bench.sequential(self.broker_url, self.broker_request, 10)
         # The hand-off and the status with a short and a deep queue.
         self.depth: dict[int, queue_bench.DeepQueue] = {}
-        for queued, users in queue_bench.QUEUE_DEPTHS:
+        for queued, users, past_users in queue_bench.QUEUE_DEPTHS:
             depth_url = await fresh_database(server_url, f"bench_depth_{queued}")
-            self.depth[queued] = await queue_bench.prepare_deep_queue(depth_url, queued, users)
+            self.depth[queued] = await queue_bench.prepare_deep_queue(depth_url, queued, users, past_users)
         # Status and lock view with a short and a long history.
         self.history: dict[int, tuple[asyncpg.Pool, Any]] = {}
         for finished in HISTORY:
@@ -422,7 +422,7 @@ class Bench:
         )
 
     async def deep_queue(self, n: int) -> None:
-        (short, users), (deep, deep_users) = queue_bench.QUEUE_DEPTHS
+        (short, users, _), (deep, deep_users, past_users) = queue_bench.QUEUE_DEPTHS
 
         async def timed(queued: int) -> tuple[float, float]:
             queue = self.depth[queued]
@@ -434,12 +434,11 @@ class Bench:
         )
         aim = ratio_at_most(1.5, "flat: ≤ 1.5x")
         floor = f"the same at {short:,} ({users} users)"
-        self.table.row(
-            "deep_handoff", f"hand-off (FINISH) p50 at {deep:,} queued ({deep_users} users)", "ms", floor, aim
-        ).add(handoff_deep, handoff_short)
-        self.table.row("deep_status", f"status p50 at {deep:,} queued ({deep_users} users)", "ms", floor, aim).add(
-            status_deep, status_short
+        deep_label = f"{deep:,} queued ({deep_users} users, {past_users:,} past)"
+        self.table.row("deep_handoff", f"hand-off (FINISH) p50 at {deep_label}", "ms", floor, aim).add(
+            handoff_deep, handoff_short
         )
+        self.table.row("deep_status", f"status p50 at {deep_label}", "ms", floor, aim).add(status_deep, status_short)
 
     def report(self) -> None:
         print()

@@ -643,3 +643,28 @@ async def test_the_pick_walks_each_users_queue_in_order_on_a_processors_connecti
     assert "Bitmap Heap Scan on ai_jobs" in plans["default"]  # what this guards against still happens there
     assert "Bitmap Heap Scan on ai_jobs" not in plans["processor"]
     assert "Index Scan using ai_jobs_claim_idx" in plans["processor"]
+
+
+def _plan_nodes(node: dict) -> list[dict]:
+    return [node, *(found for child in node.get("Plans", []) for found in _plan_nodes(child))]
+
+
+async def test_the_pick_looks_only_into_the_queues_of_users_with_queued_jobs(db: asyncpg.Pool) -> None:
+    """Every user who ever used the pool keeps a `pool_users` row. The pick reads the queue of those with
+    queued jobs only: with 2,000 users who have none left, a FINISH took 13.6 ms instead of 2.6."""
+    await db.execute(
+        "INSERT INTO pool_users (pool, user_id, queued) SELECT 'gpu', 'past' || g, 0 FROM generate_series(1, 2000) g"
+    )
+    job = await enqueue(db, new_job("alice"))
+    args = sql.CLAIM.args({"slot_keys": SLOTS.keys, "grace": SLOTS.grace, **SLOTS.params("w1")})
+    async with db.acquire() as conn:
+        claiming = conn.transaction()
+        await claiming.start()
+        try:  # the claim runs under EXPLAIN ANALYZE, then is undone: its plan's reads are what is looked at
+            [plan] = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.CLAIM.sql, *args)
+        finally:
+            await claiming.rollback()
+    reads = sum(node["Actual Loops"] for node in _plan_nodes(plan["Plan"]) if node.get("Relation Name") == "ai_jobs")
+    assert reads < 20, f"{reads} reads of ai_jobs for one queued job"
+    claimed = await claim(db)
+    assert claimed is not None and claimed.job.id == job.id

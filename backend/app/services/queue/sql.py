@@ -232,7 +232,9 @@ _PICK = """
         ORDER BY c.priority DESC, c.aged DESC, CASE WHEN c.aged THEN c.run_at END, c.warm DESC, c.created_at, c.id
         LIMIT 1
     ) j
-    WHERE u.pool = :pool AND {when}
+    -- only users with queued jobs (kept exact by every transition): every user who ever used the pool keeps
+    -- a row, and looking into each of theirs made a FINISH 13.6 ms instead of 2.6 with 2,000 such users
+    WHERE u.pool = :pool AND u.queued > 0 AND {when}
     ORDER BY j.priority DESC, j.aged DESC, CASE WHEN j.aged THEN j.run_at END, j.warm DESC,
              {last_claimed_at} ASC NULLS FIRST, j.created_at, j.id
     LIMIT 1
