@@ -331,23 +331,38 @@ DEPTH_SLOTS = store.Slots(pool="gpu", keys=gpu.slot_keys("gpu", 1), ttl=86400, g
 @dataclass
 class DeepQueue:
     """A queue of generate jobs, analyzed (as autovacuum would have it), one of them running; on a pool with
-    a processor's settings. Each hand-off timed finishes the running job and starts the next."""
+    a processor's settings. Each hand-off timed finishes the running job and starts the next; as many jobs
+    are queued again after them, so the queue keeps its depth over any number of rounds."""
 
     pool: asyncpg.Pool
-    running: store.Claimed
-    last: Any  # the last queued job, whose status is asked
+    users: int
+    running: store.Claimed | None = None
+    last: Any = None  # the last job queued, whose status is asked
+    queued: int = 0  # jobs queued so far
+
+    async def enqueue(self, count: int) -> Any:
+        """Queue `count` more jobs; the id of the last."""
+        last = None
+        for _ in range(count):  # each in its own transaction: one created_at each, so the last is last in line
+            n, self.queued = self.queued, self.queued + 1
+            user = f"user{n % self.users}"
+            job = store.NewJob(user_id=user, username=user, job_type="generate", request_data=generate_request(n))
+            last = (await store.enqueue(self.pool, job, quota=QUOTA)).job.id
+        return last
 
     async def handoffs(self, count: int) -> list[float]:
         times = []
         for _ in range(count):
+            assert self.running is not None, "the deep queue ran dry"
             started = time.perf_counter()
             finished = await store.finish(
                 self.pool, self.running, store.Outcome("completed", result={}, progress={}), worker_id="bench-depth",
                 slots=DEPTH_SLOTS, hand_on=True,
             )  # fmt: skip
             times.append(time.perf_counter() - started)
-            assert finished.next is not None, "the deep queue ran dry"
             self.running = finished.next
+        if count:
+            self.last = await self.enqueue(count)  # the job whose status is asked stays last in line
         return times
 
     async def statuses(self, count: int) -> list[float]:
@@ -364,11 +379,8 @@ async def prepare_deep_queue(url: str, queued: int, users: int, past_users: int)
     pool = await db.create_pool(url, max_size=2, processor=True)
     past = "INSERT INTO pool_users (pool, user_id, queued) SELECT 'gpu', 'past' || g, 0 FROM generate_series(1, $1) g"
     await pool.execute(past, past_users)
-    for n in range(queued):  # each in its own transaction: one created_at each, so the last is last in line
-        user = f"user{n % users}"
-        job = store.NewJob(user_id=user, username=user, job_type="generate", request_data=generate_request(n))
-        last = (await store.enqueue(pool, job, quota=QUOTA)).job.id
+    queue = DeepQueue(pool, users)
+    queue.last = await queue.enqueue(queued)
     await pool.execute("ANALYZE")
-    running = await store.claim(pool, DEPTH_SLOTS, "bench-depth")
-    assert running is not None
-    return DeepQueue(pool, running, last)
+    queue.running = await store.claim(pool, DEPTH_SLOTS, "bench-depth")
+    return queue

@@ -60,8 +60,8 @@ GAP_JOBS = 150
 HTTP_SECONDS = 3.0
 BROKER_REQUESTS = 60
 HISTORY = (1_000, 1_000_000)
-DEPTH_HANDOFFS = 50  # hand-offs and status calls per side and round (the short queue has 200 jobs)
 HISTORY_SECONDS = 1.5  # per side and round: at least 5 samples, at most 100
+DEPTH_HANDOFFS = 50  # hand-offs and status calls per side and round
 
 # The statements of the claim-run-finish path (and the pool resets after them); the rest of what a
 # drain sends is Socket.IO events (NOTIFYs) and the lock view they announce.
