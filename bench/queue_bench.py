@@ -330,11 +330,12 @@ DEPTH_SLOTS = store.Slots(pool="gpu", keys=gpu.slot_keys("gpu", 1), ttl=86400, g
 
 @dataclass
 class DeepQueue:
-    """A queue of generate jobs, analyzed (as autovacuum would have it), one of them running; on a pool with
-    a processor's settings. Each hand-off timed finishes the running job and starts the next; as many jobs
-    are queued again after them, so the queue keeps its depth over any number of rounds."""
+    """A queue of generate jobs, analyzed (as autovacuum would have it), one of them running. Each hand-off
+    timed finishes the running job and starts the next; as many jobs are queued again after them, so the
+    queue keeps its depth over any number of rounds."""
 
-    pool: asyncpg.Pool
+    pool: asyncpg.Pool  # with a processor's settings: the hand-offs
+    api_pool: asyncpg.Pool  # with the API's: the status
     users: int
     running: store.Claimed | None = None
     last: Any = None  # the last job queued, whose status is asked
@@ -369,7 +370,7 @@ class DeepQueue:
         times = []
         for _ in range(count):
             started = time.perf_counter()
-            current = await views.current_status(self.pool, self.last, 1)
+            current = await views.current_status(self.api_pool, self.last, 1)
             times.append(time.perf_counter() - started)
             assert current is not None and current[1].position is not None
         return times
@@ -379,7 +380,7 @@ async def prepare_deep_queue(url: str, queued: int, users: int, past_users: int)
     pool = await db.create_pool(url, max_size=2, processor=True)
     past = "INSERT INTO pool_users (pool, user_id, queued) SELECT 'gpu', 'past' || g, 0 FROM generate_series(1, $1) g"
     await pool.execute(past, past_users)
-    queue = DeepQueue(pool, users)
+    queue = DeepQueue(pool, await db.create_pool(url, max_size=2), users)
     queue.last = await queue.enqueue(queued)
     await pool.execute("ANALYZE")
     queue.running = await store.claim(pool, DEPTH_SLOTS, "bench-depth")

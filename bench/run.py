@@ -536,6 +536,7 @@ class Bench:
             await pool.close()
         for queue in getattr(self, "depth", {}).values():
             await queue.pool.close()
+            await queue.api_pool.close()
         if hasattr(self, "bare"):
             await self.bare.close()
         if hasattr(self, "pool"):
