@@ -323,8 +323,9 @@ async def status_and_lock(pool: asyncpg.Pool, job_id: Any, seconds: float) -> tu
 
 # ---- a deep queue: the hand-off and the status at 5,000 queued jobs against 200 ------------------------
 
-# Queued jobs, of so many users, and users who used the pool before and have nothing queued now.
-QUEUE_DEPTHS = ((200, 4, 0), (5_000, 50, 2_000))
+# Queued jobs, of so many users, and users who used the pool before and have nothing queued now. The same
+# users queue in both: the pick and the position visit each user with queued jobs (fairness is per user).
+QUEUE_DEPTHS = ((200, 50, 0), (5_000, 50, 2_000))
 DEPTH_SLOTS = store.Slots(pool="gpu", keys=gpu.slot_keys("gpu", 1), ttl=86400, grace=10, operations={})
 
 

@@ -142,8 +142,11 @@ class PoolUser(Base):
     user_id: Mapped[str] = mapped_column(Text, primary_key=True)
     last_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Their queued jobs, kept by every statement that moves a job in or out of `queued`: the quota is
-    # enforced on this row, which concurrent submissions of one user take in turn.
+    # enforced on this row, which concurrent submissions of one user take in turn. The pick and the status
+    # read only the users with queued jobs (by `pool_users_queued_idx`).
     queued: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (Index("pool_users_queued_idx", "pool", postgresql_where=text("queued > 0")),)
 
 
 class JobEvent(Base):

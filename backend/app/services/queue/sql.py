@@ -111,10 +111,12 @@ WITH me AS (
     FROM ai_jobs q, me, mixed
     WHERE mixed.yes AND q.pool = me.pool AND q.status = 'queued' AND q.priority >= me.priority
 ), users AS (
-    -- per user at its priority: jobs queued, those older than it (its own user's), when their first was queued
+    -- per user at its priority: jobs queued, those older than it (its own user's), when their first was
+    -- queued, and their last turn
     SELECT q.user_id, q.user_id = me.user_id AS mine, count(*) AS queued, count(*) FILTER (WHERE q.older) AS older,
-           min(q.created_at) AS head_at
-    FROM queued q, me WHERE NOT q.higher GROUP BY q.user_id, me.user_id
+           min(q.created_at) AS head_at,
+           (SELECT p.last_claimed_at FROM pool_users p WHERE p.pool = me.pool AND p.user_id = q.user_id) AS turn
+    FROM queued q, me WHERE NOT q.higher GROUP BY q.user_id, me.user_id, me.pool
     UNION ALL
     SELECT u.user_id, u.user_id = me.user_id, u.queued,
            CASE WHEN u.user_id = me.user_id THEN (
@@ -122,7 +124,8 @@ WITH me AS (
                AND q.status = 'queued' AND q.priority = me.priority AND (q.created_at, q.id) < (me.created_at, me.id))
            END,
            (SELECT q.created_at FROM ai_jobs q WHERE q.pool = u.pool AND q.user_id = u.user_id AND q.status = 'queued'
-            ORDER BY q.priority DESC, q.created_at, q.id LIMIT 1)
+            ORDER BY q.priority DESC, q.created_at, q.id LIMIT 1),
+           u.last_claimed_at
     FROM pool_users u, me, mixed
     WHERE NOT mixed.yes AND u.pool = me.pool AND u.queued > 0
 ), mine AS (
@@ -130,10 +133,9 @@ WITH me AS (
 ), others_ahead AS (
     SELECT coalesce(sum(least(o.queued, mine.ahead)
                         + CASE WHEN o.queued > mine.ahead
-                                    AND (coalesce(u.last_claimed_at, '-infinity'), o.head_at) < (me.turn, mine.head_at)
+                                    AND (coalesce(o.turn, '-infinity'), o.head_at) < (me.turn, mine.head_at)
                                THEN 1 ELSE 0 END), 0) AS n
     FROM users o JOIN me ON true JOIN mine ON true
-    LEFT JOIN pool_users u ON u.pool = me.pool AND u.user_id = o.user_id
     WHERE NOT o.mine
 ), holders AS (
     SELECT l.key, l.operation, l.details, l.job_id, l.user_id, l.username, l.task_ref, l.acquired_at AS started_at,
