@@ -668,3 +668,20 @@ async def test_the_pick_looks_only_into_the_queues_of_users_with_queued_jobs(db:
     assert reads < 20, f"{reads} reads of ai_jobs for one queued job"
     claimed = await claim(db)
     assert claimed is not None and claimed.job.id == job.id
+
+
+async def test_a_jobs_place_reads_only_the_users_with_queued_jobs(db: asyncpg.Pool) -> None:
+    """The status's place in line visits each user with queued jobs; users who used the pool before and have
+    nothing queued (their rows stay) are not read: with 2,000 of them a status cost 0.4 ms more."""
+    await db.execute(
+        "INSERT INTO pool_users (pool, user_id, queued) SELECT 'gpu', 'past' || g, 0 FROM generate_series(1, 2000) g"
+    )
+    jobs = [await enqueue(db, new_job(f"user{n % 10}")) for n in range(30)]
+    await db.execute("ANALYZE")
+    args = sql.JOB_VIEW.args({"job_id": jobs[-1].id, "pool": "gpu", "with_queue_length": False, "sample": 100})
+    [plan] = await db.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.JOB_VIEW.sql, *args)
+    users = [node for node in _plan_nodes(plan["Plan"]) if node.get("Relation Name") == "pool_users"]
+    read = sum(node["Actual Rows"] * node["Actual Loops"] for node in users)
+    assert read < 100, f"{read} pool_users rows read for a queue of ten users"
+    place = await store.place(db, jobs[-1].id)
+    assert place is not None and place.position == 29
