@@ -122,7 +122,16 @@ class AIJob(Base):
         # A hand-off clears the reservations it did not use.
         Index("ai_jobs_reserved_for_idx", "reserved_for", postgresql_where=text("reserved_for IS NOT NULL")),
         Index("ai_jobs_user_created_idx", "user_id", text("created_at DESC")),
-        Index("ai_jobs_status_idx", "status", postgresql_where=text("status IN ('queued', 'running')")),
+        # The running jobs (the rescuer looks for those that lost their lease). By id: an index of the queued
+        # and running jobs by status was, in a generic plan without statistics, the planner's pick to find
+        # one job by id and status — a walk of every entry, dead ones too, on each hand-off.
+        Index("ai_jobs_running_idx", "id", postgresql_where=text("status = 'running'")),
+        # The model loads queued or under way (the look-ahead does not queue a load twice).
+        Index(
+            "ai_jobs_loads_idx",
+            "model",
+            postgresql_where=text("job_type = 'model.load' AND status IN ('queued', 'running')"),
+        ),
         Index(
             "ai_jobs_idempotency_idx",
             "user_id",

@@ -685,3 +685,52 @@ async def test_a_jobs_place_reads_only_the_users_with_queued_jobs(db: asyncpg.Po
     assert read < 100, f"{read} pool_users rows read for a queue of ten users"
     place = await store.place(db, jobs[-1].id)
     assert place is not None and place.position == 29
+
+
+@pytest.mark.parametrize(
+    ("queued", "takes"),
+    [
+        (["alice", "bob", "alice"], 1),  # alice is being served by the other claimer: bob is next
+        (["alice", "alice"], 1),  # nobody else waits: alice's next job
+    ],
+)
+async def test_a_claim_passes_a_job_another_claimer_holds(db: asyncpg.Pool, queued: list[str], takes: int) -> None:
+    jobs = [await enqueue(db, new_job(user)) for user in queued]
+    async with db.acquire() as other:
+        holding = other.transaction()
+        await holding.start()
+        try:  # another claimer has locked the first job and not committed yet
+            await other.execute("SELECT 1 FROM ai_jobs WHERE id = $1 FOR UPDATE", jobs[0].id)
+            claimed = await claim(db, capacity=2)
+        finally:
+            await holding.rollback()
+    assert claimed is not None and claimed.job.id == jobs[takes].id
+
+
+async def test_a_hand_off_reads_a_few_jobs_however_many_are_queued(database: str) -> None:
+    """The hand-off (FINISH with the next job) reads the jobs it moves and each user's first job, not the
+    queue: on a processor's connections (generic plans), before the tables had statistics, it found the job
+    it starts by walking every queued and running job (0.3 ms at 280 queued, growing with the queue)."""
+    pool = await app_db.create_pool(database, max_size=1, processor=True)
+    try:
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                for n in range(300):
+                    await store.enqueue(conn, new_job(f"user{n % 4}"), quota=1000)
+            claimed = await claim(conn)
+            assert claimed is not None
+            await conn.execute("SELECT pg_stat_force_next_flush()")  # the counts start from 0 after it
+            handing_on = conn.transaction()
+            await handing_on.start()
+            try:  # the counts of this transaction's reads, then it is undone
+                finished = await finish(conn, claimed, hand_on=True)
+                reads = await conn.fetchval(
+                    "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+                    " WHERE relname = 'ai_jobs'"
+                )
+            finally:
+                await handing_on.rollback()
+    finally:
+        await pool.close()
+    assert finished.next is not None
+    assert reads < 30, f"a hand-off read {reads} jobs of 300 queued"

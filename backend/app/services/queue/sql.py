@@ -351,7 +351,10 @@ started AS (
                          started_at = now(), updated_at = now(), progress = '{{{{}}}}'::jsonb,
                          reserved_for = NULL
     FROM {{lease}} a
-    WHERE j.id = a.job_id AND j.status = 'queued' {{condition}}
+    -- The job is queued: the pick locked it (FOR UPDATE, which rechecks the row it locks). A check of its
+    -- status here led the generic plan of a table without statistics to find it through an index of the
+    -- queued jobs, walking all of them, rather than by its key.
+    WHERE j.id = a.job_id {{condition}}
     RETURNING {columns("j")}, a.key AS slot
 ){{turn}}, started_event AS (
     INSERT INTO job_events (job_id, status, attempt, worker_id) SELECT id, 'running', attempt, :worker_id FROM started
