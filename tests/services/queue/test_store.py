@@ -687,6 +687,20 @@ async def test_a_jobs_place_reads_only_the_users_with_queued_jobs(db: asyncpg.Po
     assert place is not None and place.position == 29
 
 
+async def test_a_jobs_place_does_not_read_the_queue_when_it_has_one_priority(db: asyncpg.Pool) -> None:
+    """With one priority queued, a job's place is counted from the per-user counts: the jobs read are its
+    own user's older ones, each user's first and the sample of types ahead, not the whole queue."""
+    jobs = [await enqueue(db, new_job(f"user{n % 10}"), quota=1000) for n in range(1000)]
+    await db.execute("ANALYZE")
+    args = sql.JOB_VIEW.args({"job_id": jobs[-1].id, "pool": "gpu", "with_queue_length": False, "sample": 100})
+    [plan] = await db.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.JOB_VIEW.sql, *args)
+    scans = [node for node in _plan_nodes(plan["Plan"]) if node.get("Relation Name") == "ai_jobs"]
+    read = sum(node["Actual Rows"] * node["Actual Loops"] for node in scans)
+    assert read < 400, f"{read} queued jobs read for the place of one in 1,000"
+    place = await store.place(db, jobs[-1].id)
+    assert place is not None and place.position == 999
+
+
 @pytest.mark.parametrize(
     ("queued", "takes"),
     [

@@ -108,8 +108,10 @@ WITH me AS (
     -- several priorities: one pass over the queued jobs that can come before it
     SELECT q.user_id, q.priority > me.priority AS higher, (q.created_at, q.id) < (me.created_at, me.id) AS older,
            q.created_at
-    FROM ai_jobs q, me, mixed
-    WHERE mixed.yes AND q.pool = me.pool AND q.status = 'queued' AND q.priority >= me.priority
+    FROM ai_jobs q, me
+    -- (a condition evaluated once, before the scan: as a join with `mixed`, the plan read the whole queue
+    -- and then found it was not wanted)
+    WHERE (SELECT yes FROM mixed) AND q.pool = me.pool AND q.status = 'queued' AND q.priority >= me.priority
 ), users AS (
     -- per user at its priority: jobs queued, those older than it (its own user's), when their first was
     -- queued, and their last turn
