@@ -670,6 +670,14 @@ async def test_the_pick_looks_only_into_the_queues_of_users_with_queued_jobs(db:
     assert claimed is not None and claimed.job.id == job.id
 
 
+async def rows_read_by_place(db: asyncpg.Pool, job_id: uuid.UUID, table: str) -> int:
+    """The rows of `table` that reading a job's place (JOB_VIEW, run under EXPLAIN ANALYZE) went through."""
+    args = sql.JOB_VIEW.args({"job_id": job_id, "pool": "gpu", "with_queue_length": False, "sample": 100})
+    [plan] = await db.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.JOB_VIEW.sql, *args)
+    scans = [node for node in _plan_nodes(plan["Plan"]) if node.get("Relation Name") == table]
+    return sum(node["Actual Rows"] * node["Actual Loops"] for node in scans)
+
+
 async def test_a_jobs_place_reads_only_the_users_with_queued_jobs(db: asyncpg.Pool) -> None:
     """The status's place in line visits each user with queued jobs; users who used the pool before and have
     nothing queued (their rows stay) are not read: with 2,000 of them a status cost 0.4 ms more."""
@@ -678,10 +686,7 @@ async def test_a_jobs_place_reads_only_the_users_with_queued_jobs(db: asyncpg.Po
     )
     jobs = [await enqueue(db, new_job(f"user{n % 10}")) for n in range(30)]
     await db.execute("ANALYZE")
-    args = sql.JOB_VIEW.args({"job_id": jobs[-1].id, "pool": "gpu", "with_queue_length": False, "sample": 100})
-    [plan] = await db.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.JOB_VIEW.sql, *args)
-    users = [node for node in _plan_nodes(plan["Plan"]) if node.get("Relation Name") == "pool_users"]
-    read = sum(node["Actual Rows"] * node["Actual Loops"] for node in users)
+    read = await rows_read_by_place(db, jobs[-1].id, "pool_users")
     assert read < 100, f"{read} pool_users rows read for a queue of ten users"
     place = await store.place(db, jobs[-1].id)
     assert place is not None and place.position == 29
@@ -692,10 +697,7 @@ async def test_a_jobs_place_does_not_read_the_queue_when_it_has_one_priority(db:
     own user's older ones, each user's first and the sample of types ahead, not the whole queue."""
     jobs = [await enqueue(db, new_job(f"user{n % 10}"), quota=1000) for n in range(1000)]
     await db.execute("ANALYZE")
-    args = sql.JOB_VIEW.args({"job_id": jobs[-1].id, "pool": "gpu", "with_queue_length": False, "sample": 100})
-    [plan] = await db.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.JOB_VIEW.sql, *args)
-    scans = [node for node in _plan_nodes(plan["Plan"]) if node.get("Relation Name") == "ai_jobs"]
-    read = sum(node["Actual Rows"] * node["Actual Loops"] for node in scans)
+    read = await rows_read_by_place(db, jobs[-1].id, "ai_jobs")
     assert read < 400, f"{read} queued jobs read for the place of one in 1,000"
     place = await store.place(db, jobs[-1].id)
     assert place is not None and place.position == 999
